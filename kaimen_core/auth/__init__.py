@@ -1,0 +1,42 @@
+"""Users, roles, password hashing, lockout, and the signed-in actor."""
+
+from kaimen_core.auth._passwords import hash_password, verify_password
+from kaimen_core.auth._sessions import (
+    LOCKOUT_ATTEMPTS,
+    LOCKOUT_WINDOW,
+    SignedIn,
+    actor_for,
+    open_session,
+    resolve_session,
+    revoke_sessions,
+    sign_in,
+    sign_out,
+)
+from kaimen_core.auth._users import (
+    add_staff_user,
+    change_password,
+    create_operator,
+    list_users,
+    new_user,
+    remove_user,
+)
+
+__all__ = [
+    "LOCKOUT_ATTEMPTS",
+    "LOCKOUT_WINDOW",
+    "SignedIn",
+    "actor_for",
+    "add_staff_user",
+    "change_password",
+    "create_operator",
+    "hash_password",
+    "list_users",
+    "new_user",
+    "open_session",
+    "remove_user",
+    "resolve_session",
+    "revoke_sessions",
+    "sign_in",
+    "sign_out",
+    "verify_password",
+]

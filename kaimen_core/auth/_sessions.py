@@ -1,0 +1,252 @@
+"""Sign-in, sign-out, lockout, and the server-side sessions behind the browser cookie.
+
+The browser holds ``<token>.<signature>``; the database holds only a SHA-256 of the
+token. Every run of the app resolves the cookie again (:func:`resolve_session`), so a
+session stops working the moment it is signed out or revoked, its user is removed, or
+its business is suspended, whatever the browser still holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from kaimen_core import audit, db
+from kaimen_core.actors import Actor, Origin
+from kaimen_core.auth._passwords import verify_password, waste_a_check
+from kaimen_core.config import cookie_key, get_settings
+from kaimen_core.exceptions import AccountLocked, InvalidCredentials, SessionInvalid
+from kaimen_core.models import Business, LoginAttempt, User, UserSession, utcnow
+
+__all__ = [
+    "LOCKOUT_ATTEMPTS",
+    "LOCKOUT_WINDOW",
+    "SignedIn",
+    "actor_for",
+    "open_session",
+    "resolve_session",
+    "revoke_sessions",
+    "sign_in",
+    "sign_out",
+]
+
+LOCKOUT_ATTEMPTS = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+_TOUCH_EVERY = timedelta(minutes=5)
+_SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new sign-in: the cookie value for the browser and the actor it stands for."""
+
+    cookie: str
+    actor: Actor
+    expires_at: datetime
+
+
+def _username_key(username: str) -> str:
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()
+
+
+def _signature(token: str) -> str:
+    digest = hmac.new(cookie_key(get_settings()), token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_from_cookie(cookie: str | None) -> str | None:
+    token, _, signature = (cookie or "").partition(".")
+    if not token or not signature or not hmac.compare_digest(signature, _signature(token)):
+        return None
+    return token
+
+
+def actor_for(user: User, *, session_id: int | None = None, origin: Origin | None = None) -> Actor:
+    """The actor a user acts as."""
+    return Actor(
+        role=user.role,
+        user_id=user.id,
+        business_id=user.business_id,
+        username=user.username,
+        display_name=user.display_name,
+        session_id=session_id,
+        origin=origin or Origin(),
+    )
+
+
+def open_session(session: Session, *, user: User, origin: Origin) -> SignedIn:
+    """Start a signed-in session for ``user`` (after a password check or at sign-up)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    expires_at = now + timedelta(days=get_settings().session_days)
+    row = UserSession(
+        user_id=user.id,
+        business_id=user.business_id,
+        token_hash=_token_hash(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+        ip_address=origin.ip_address,
+        user_agent=(origin.user_agent or "")[:300] or None,
+    )
+    session.add(row)
+    session.flush()
+    actor = actor_for(user, session_id=row.id, origin=origin)
+    return SignedIn(cookie=f"{token}.{_signature(token)}", actor=actor, expires_at=expires_at)
+
+
+def _locked_until(session: Session, key: str, now: datetime) -> datetime | None:
+    """When the username unlocks, if the last five failures fell within the window."""
+    last_success = session.exec(
+        select(LoginAttempt.created_at)
+        .where(LoginAttempt.username_hash == key, LoginAttempt.outcome == "success")
+        .order_by(col(LoginAttempt.created_at).desc())
+        .limit(1)
+    ).first()
+    query = select(LoginAttempt.created_at).where(
+        LoginAttempt.username_hash == key,
+        LoginAttempt.outcome == "failure",
+        LoginAttempt.created_at > now - 2 * LOCKOUT_WINDOW,
+    )
+    if last_success is not None:
+        query = query.where(LoginAttempt.created_at > last_success)
+    failures = session.exec(
+        query.order_by(col(LoginAttempt.created_at).desc()).limit(LOCKOUT_ATTEMPTS)
+    ).all()
+    if len(failures) < LOCKOUT_ATTEMPTS or failures[0] - failures[-1] > LOCKOUT_WINDOW:
+        return None
+    until = failures[0] + LOCKOUT_WINDOW
+    return until if until > now else None
+
+
+def _find_user(session: Session, username: str) -> User | None:
+    name = username.strip().lower()
+    return session.exec(
+        select(User).where(
+            (User.username == name) | (User.email == name), col(User.removed_at).is_(None)
+        )
+    ).first()
+
+
+def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | None = None) -> SignedIn:
+    """Check a username (or email) and password; raise InvalidCredentials or AccountLocked.
+
+    Lockout is per username, in the database, so it holds across browsers and replicas.
+    """
+    if not (username or "").strip() or not password:
+        raise InvalidCredentials()
+    key = _username_key(username)
+    now = utcnow()
+    failure: Exception | None = None
+    with db.system_session(engine=engine) as session:
+        user = _find_user(session, username)
+        business = session.get(Business, user.business_id) if user and user.business_id else None
+        locked_until = _locked_until(session, key, now)
+        if locked_until is not None:
+            session.add(LoginAttempt(username_hash=key, outcome="locked", ip_address=origin.ip_address))
+            failure = AccountLocked(locked_until)
+        else:
+            ok = verify_password(password, user.password_hash) if user else waste_a_check(password)
+            if ok and business is not None and business.status != "active":
+                raise SessionInvalid(_SUSPENDED)
+            if ok:
+                session.add(LoginAttempt(username_hash=key, outcome="success", ip_address=origin.ip_address))
+                signed_in = open_session(session, user=user, origin=origin)
+                audit.record(session, actor=signed_in.actor, action="auth.sign_in")
+                return signed_in
+            session.add(LoginAttempt(username_hash=key, outcome="failure", ip_address=origin.ip_address))
+            session.flush()
+            who = actor_for(user, origin=origin) if user else Actor(role="unknown", username="?", origin=origin)
+            audit.record(
+                session,
+                actor=who,
+                action="auth.sign_in_failed",
+                detail=None if user else {"username_fingerprint": key[:12]},
+            )
+            newly_locked = _locked_until(session, key, now)
+            if newly_locked is not None:
+                audit.record(session, actor=who, action="auth.locked_out", detail={"minutes": 15})
+                failure = AccountLocked(newly_locked)
+            else:
+                failure = InvalidCredentials()
+    raise failure
+
+
+def resolve_session(*, cookie: str | None, origin: Origin | None = None, engine: Engine | None = None) -> Actor:
+    """The actor behind a browser's cookie, checked against the database on every call."""
+    token = _token_from_cookie(cookie)
+    if token is None:
+        raise SessionInvalid("Please sign in.")
+    now = utcnow()
+    with db.system_session(engine=engine) as session:
+        row = session.exec(
+            select(UserSession, User)
+            .join(User, col(User.id) == UserSession.user_id)
+            .where(UserSession.token_hash == _token_hash(token))
+        ).first()
+        if row is None:
+            raise SessionInvalid("Please sign in.")
+        user_session, user = row
+        if user_session.revoked_at is not None:
+            raise SessionInvalid("You have been signed out. Please sign in again.")
+        if user_session.expires_at <= now:
+            raise SessionInvalid("Your sign-in has expired. Please sign in again.")
+        if user.removed_at is not None:
+            raise SessionInvalid("This account has been removed.")
+        if user.business_id is not None:
+            business = session.get(Business, user.business_id)
+            if business is None or business.status != "active":
+                raise SessionInvalid(_SUSPENDED)
+        if now - user_session.last_seen_at > _TOUCH_EVERY:
+            user_session.last_seen_at = now
+            session.add(user_session)
+        return actor_for(user, session_id=user_session.id, origin=origin)
+
+
+def sign_out(*, cookie: str | None, origin: Origin | None = None, engine: Engine | None = None) -> None:
+    """Revoke the session behind ``cookie`` (nothing happens for an unknown cookie)."""
+    token = _token_from_cookie(cookie)
+    if token is None:
+        return
+    with db.system_session(engine=engine) as session:
+        row = session.exec(
+            select(UserSession, User)
+            .join(User, col(User.id) == UserSession.user_id)
+            .where(UserSession.token_hash == _token_hash(token), col(UserSession.revoked_at).is_(None))
+        ).first()
+        if row is None:
+            return
+        user_session, user = row
+        user_session.revoked_at = utcnow()
+        user_session.revoked_reason = "sign_out"
+        session.add(user_session)
+        audit.record(
+            session, actor=actor_for(user, session_id=user_session.id, origin=origin), action="auth.sign_out"
+        )
+
+
+def revoke_sessions(session: Session, *, user_id: int, reason: str, keep_session_id: int | None = None) -> int:
+    """Revoke a user's live sessions (all but ``keep_session_id``); returns how many."""
+    query = select(UserSession).where(
+        UserSession.user_id == user_id, col(UserSession.revoked_at).is_(None)
+    )
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
+    rows = session.exec(query).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        row.revoked_reason = reason
+        session.add(row)
+    return len(rows)

@@ -1,0 +1,69 @@
+"""The SQLModel tables, one module per aggregate. Importing this registers every table."""
+
+from kaimen_core.models._types import utcnow
+from kaimen_core.models.audit import AuditEvent, AuditEventPublic
+from kaimen_core.models.auth import ROLES, LoginAttempt, User, UserPublic, UserSession
+from kaimen_core.models.bookings import BOOKING_STATUSES, Booking, Service, StaffMember, StaffService
+from kaimen_core.models.customers import ConsentEvent, Customer, SuppressionEntry
+from kaimen_core.models.jobs import Job
+from kaimen_core.models.messaging import Message
+from kaimen_core.models.privacy import PrivacyRequest
+from kaimen_core.models.tenancy import (
+    BUSINESS_STATUSES,
+    ENFORCEMENT_ACTIONS,
+    Business,
+    BusinessPublic,
+    BusinessUpdate,
+    EnforcementAction,
+)
+from kaimen_core.models.webhooks import WebhookEvent
+
+__all__ = [
+    "BOOKING_STATUSES",
+    "BUSINESS_STATUSES",
+    "ENFORCEMENT_ACTIONS",
+    "ROLES",
+    "AuditEvent",
+    "AuditEventPublic",
+    "Booking",
+    "Business",
+    "BusinessPublic",
+    "BusinessUpdate",
+    "ConsentEvent",
+    "Customer",
+    "EnforcementAction",
+    "Job",
+    "LoginAttempt",
+    "Message",
+    "PrivacyRequest",
+    "Service",
+    "StaffMember",
+    "StaffService",
+    "SuppressionEntry",
+    "User",
+    "UserPublic",
+    "UserSession",
+    "WebhookEvent",
+    "utcnow",
+]
+
+#: Tables that hold one business's rows, guarded by row-level security on PostgreSQL.
+#: ``businesses`` itself is guarded on its ``id``.
+TENANT_TABLES = (
+    "users",
+    "user_sessions",
+    "customers",
+    "consent_events",
+    "suppression_list",
+    "staff",
+    "services",
+    "staff_services",
+    "bookings",
+    "messages",
+    "jobs",
+    "webhook_events",
+    "privacy_requests",
+    "audit_events",
+    "enforcement_actions",
+)
+__all__ += ["TENANT_TABLES"]

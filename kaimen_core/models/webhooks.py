@@ -1,0 +1,37 @@
+"""Raw provider events, stored once under the provider's own id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from kaimen_core.models._types import BigId, JsonDoc, utcnow
+
+__all__ = ["WebhookEvent"]
+
+
+class WebhookEvent(SQLModel, table=True):
+    """One delivery from Twilio or Stripe, kept for idempotency and replay."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
+        Index("ix_webhook_events_received_at", "received_at"),
+        Index("ix_webhook_events_business_id", "business_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    provider: str = Field(max_length=16)
+    event_id: str = Field(max_length=120)
+    business_id: int | None = Field(
+        default=None, foreign_key="businesses.id", ondelete="CASCADE", sa_type=BigId
+    )
+    kind: str = Field(max_length=60)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
+    status: str = Field(default="received", max_length=16)
+    error: str | None = Field(default=None, sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None

@@ -1,0 +1,134 @@
+"""Checks for what people type: each returns the clean value or raises ValidationError."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+
+from kaimen_core.exceptions import ValidationError
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "clean_email",
+    "clean_name",
+    "clean_password",
+    "clean_phone",
+    "clean_region",
+    "clean_time_zone",
+    "clean_username",
+    "slugify",
+    "time_zone_choices",
+]
+
+MIN_PASSWORD_LENGTH = 12
+_BCRYPT_MAX_BYTES = 72
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def clean_name(value: str | None, *, field: str, label: str, max_length: int = 100) -> str:
+    """A required human-readable name, trimmed, with control characters refused."""
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{label} is required.", field=field)
+    if len(text) > max_length:
+        raise ValidationError(f"{label} must be at most {max_length} characters.", field=field)
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValidationError(f"{label} must not contain control characters.", field=field)
+    return text
+
+
+def clean_username(value: str | None) -> str:
+    """3–32 characters: lower-case letters, digits, dot, underscore, hyphen."""
+    text = (value or "").strip().lower()
+    if not text:
+        raise ValidationError("Username is required.", field="username")
+    if not _USERNAME.match(text):
+        raise ValidationError(
+            "Username must be 3–32 characters: letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            field="username",
+        )
+    return text
+
+
+def clean_email(value: str | None, *, required: bool = True) -> str | None:
+    """An email address in lower case."""
+    text = (value or "").strip().lower()
+    if not text:
+        if required:
+            raise ValidationError("Email is required.", field="email")
+        return None
+    if len(text) > 254 or not _EMAIL.match(text):
+        raise ValidationError(f"{text!r} is not a valid email address.", field="email")
+    return text
+
+
+def clean_password(value: str | None, *, confirm: str | None = None) -> str:
+    """At least 12 characters, at most 72 bytes (bcrypt's limit), matching its confirmation."""
+    password = value or ""
+    if not password.strip():
+        raise ValidationError("Password is required.", field="password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if len(password.encode()) > _BCRYPT_MAX_BYTES:
+        raise ValidationError("Password must be at most 72 bytes long.", field="password")
+    if confirm is not None and confirm != password:
+        raise ValidationError("The two passwords do not match.", field="confirm_password")
+    return password
+
+
+def clean_region(value: str | None) -> str:
+    """An ISO 3166 country code that phone numbers can be read in."""
+    region = (value or "").strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not a known country code.", field="region")
+    return region
+
+
+def clean_phone(value: str | None, *, region: str, field: str = "phone", required: bool = True) -> str | None:
+    """A phone number in any common format, returned in E.164 (read in ``region``)."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise ValidationError("Phone number is required.", field=field)
+        return None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(f"{text!r} is not a phone number.", field=field) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            f"{text!r} is not a valid phone number for {region}; include the country code "
+            "(+44 ...) for numbers from other countries.",
+            field=field,
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_time_zone(value: str | None) -> str:
+    """An IANA time zone name such as Europe/London."""
+    name = (value or "").strip()
+    if not name or name not in available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/London).", field="time_zone")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone.", field="time_zone") from None
+    return name
+
+
+def time_zone_choices() -> list[str]:
+    """Every IANA zone with a region (no bare abbreviations), sorted."""
+    return sorted(zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/"))
+
+
+def slugify(text: str) -> str:
+    """A URL-safe lower-case slug of ``text`` (may be empty)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:50]
