@@ -19,6 +19,7 @@ __all__ = [
     "clean_region",
     "clean_time_zone",
     "clean_username",
+    "region_choices",
     "slugify",
     "time_zone_choices",
 ]
@@ -132,3 +133,8 @@ def slugify(text: str) -> str:
     """A URL-safe lower-case slug of ``text`` (may be empty)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:50]
+
+
+def region_choices() -> list[str]:
+    """Every country code whose phone numbers can be read, sorted."""
+    return sorted(phonenumbers.SUPPORTED_REGIONS)

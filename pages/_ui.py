@@ -1,0 +1,171 @@
+"""What every page shares: the signed-in actor, the sign-in cookie, errors, dates.
+
+Not a page itself (the leading underscore keeps it out of navigation). The sign-in
+cookie holds an opaque, signed token; kaimen_core checks it against the database on
+every run, so signing out, a password change, removal or suspension take effect at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from kaimen_core import auth
+from kaimen_core.actors import Actor, Origin
+from kaimen_core.exceptions import KaimenError, SessionInvalid
+from kaimen_core.models import utcnow
+
+COOKIE = "kaimen_session"
+_STATE_COOKIE = "kaimen_cookie"
+_STATE_REFUSED = "kaimen_refused_cookie"
+_STATE_COOKIE_OP = "kaimen_cookie_op"
+_STATE_NOTICE = "kaimen_notice"
+_STATE_ACTOR = "kaimen_actor"
+_STATE_ENTRY = "kaimen_entry"
+
+T = TypeVar("T")
+
+
+@contextmanager
+def entry() -> Iterator[None]:
+    """Mark this run as one that went through Home.py's sign-in and navigation."""
+    st.session_state[_STATE_ENTRY] = True
+    try:
+        yield
+    finally:
+        st.session_state.pop(_STATE_ENTRY, None)
+        st.session_state.pop(_STATE_ACTOR, None)
+
+
+def require_entry() -> None:
+    """Send a run that did not start in Home.py back through it.
+
+    Streamlit runs a file of a ``pages/`` folder directly, without the entry file, for
+    the first requests a fresh server gets before any session has called
+    ``st.navigation``. Every page calls this first, so no page ever renders without the
+    sign-in check.
+    """
+    if not st.session_state.get(_STATE_ENTRY):
+        st.switch_page("Home.py")
+
+
+def origin() -> Origin:
+    """Where this browser session comes from, for the audit log."""
+    try:
+        ip = st.context.ip_address
+        agent = st.context.headers.get("User-Agent")
+    except Exception:  # no request context (e.g. AppTest)
+        ip, agent = None, None
+    return Origin(
+        ip_address=ip if isinstance(ip, str) else None,
+        user_agent=agent if isinstance(agent, str) else None,
+    )
+
+
+def _browser_cookie() -> str | None:
+    try:
+        value = st.context.cookies.get(COOKIE)
+    except Exception:  # no request context (e.g. AppTest)
+        return None
+    return value if isinstance(value, str) else None
+
+
+def resolve_actor() -> Actor | None:
+    """The signed-in actor for this run, or None. Checked against the database every run."""
+    cookie = st.session_state.get(_STATE_COOKIE)
+    if cookie is None:
+        candidate = _browser_cookie()
+        if candidate and candidate != st.session_state.get(_STATE_REFUSED):
+            cookie = candidate
+    st.session_state.pop(_STATE_ACTOR, None)
+    if not cookie:
+        return None
+    try:
+        actor = auth.resolve_session(cookie=cookie, origin=origin())
+    except SessionInvalid as exc:
+        st.session_state.pop(_STATE_COOKIE, None)
+        st.session_state[_STATE_REFUSED] = cookie
+        st.session_state[_STATE_NOTICE] = str(exc)
+        st.session_state[_STATE_COOKIE_OP] = ("clear",)
+        return None
+    st.session_state[_STATE_COOKIE] = cookie
+    st.session_state[_STATE_ACTOR] = actor
+    return actor
+
+
+def actor() -> Actor:
+    """The actor Home.py resolved for this run (pages only run when someone is signed in)."""
+    require_entry()
+    current = st.session_state.get(_STATE_ACTOR)
+    if current is None:
+        st.error("Please sign in.")
+        st.stop()
+    return current
+
+
+def remember_sign_in(signed_in: auth.SignedIn) -> None:
+    """Keep a new sign-in for this tab and, through the cookie, for the next visit."""
+    st.session_state[_STATE_COOKIE] = signed_in.cookie
+    st.session_state.pop(_STATE_REFUSED, None)
+    st.session_state.pop(_STATE_NOTICE, None)
+    max_age = max(int((signed_in.expires_at - utcnow()).total_seconds()), 0)
+    st.session_state[_STATE_COOKIE_OP] = ("set", signed_in.cookie, max_age)
+
+
+def sign_out() -> None:
+    """Revoke this tab's session on the server and forget the cookie."""
+    auth.sign_out(cookie=st.session_state.get(_STATE_COOKIE), origin=origin())
+    st.session_state.pop(_STATE_COOKIE, None)
+    st.session_state.pop(_STATE_ACTOR, None)
+    st.session_state[_STATE_NOTICE] = "You have signed out."
+    st.session_state[_STATE_COOKIE_OP] = ("clear",)
+
+
+def apply_cookie() -> None:
+    """Write or clear the browser cookie when a sign-in or sign-out asked for it."""
+    op = st.session_state.pop(_STATE_COOKIE_OP, None)
+    if op is None:
+        return
+    if op[0] == "set":
+        value, max_age = op[1], op[2]
+        attributes = f"Path=/; Max-Age={max_age}; SameSite=Strict"
+    else:
+        value, attributes = "", "Path=/; Max-Age=0; SameSite=Strict"
+    # The value is our own URL-safe token (letters, digits, '-', '_', '.'): json.dumps
+    # makes it a JavaScript string literal either way.
+    script = (
+        "<script>(function(){var c=" + json.dumps(f"{COOKIE}={value}; {attributes}") + ";"
+        "if (window.parent.location.protocol==='https:'){c+='; Secure';}"
+        "window.parent.document.cookie=c;})();</script>"
+    )
+    st.iframe(script, height=1)
+
+
+def take_notice() -> str | None:
+    """A one-time message for the sign-in page (signed out, expired, suspended)."""
+    return st.session_state.pop(_STATE_NOTICE, None)
+
+
+def attempt(action: Callable[[], T], *, success: str | None = None) -> T | None:
+    """Run a kaimen_core action; show its error to the user instead of a stack trace."""
+    try:
+        result = action()
+    except KaimenError as exc:
+        st.error(str(exc))
+        return None
+    if success:
+        st.success(success)
+    return result
+
+
+def local_time(moment: datetime | None, zone: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC timestamp shown in the business's time zone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone or "UTC")).strftime(fmt)

@@ -1,0 +1,81 @@
+"""Operators: every business, and enforcement under the acceptable-use policy."""
+
+import pandas as pd
+import streamlit as st
+
+from kaimen_core import db, tenancy
+from kaimen_core.models import ENFORCEMENT_ACTIONS
+from pages import _ui as ui
+
+actor = ui.actor()
+st.title("Businesses")
+
+cols = st.columns([1, 2])
+status = cols[0].selectbox("Status", ["all", "active", "suspended", "terminated"], key="biz_status")
+search = cols[1].text_input("Search", key="biz_search", placeholder="name or slug")
+
+with db.tenant_session(actor) as session:
+    rows = tenancy.list_businesses(session, actor=actor, status=None if status == "all" else status, search=search)
+
+if not rows:
+    st.info("No businesses match.")
+    st.stop()
+
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Id": [r.id for r in rows],
+            "Name": [r.name for r in rows],
+            "Slug": [r.slug for r in rows],
+            "Status": [r.status for r in rows],
+            "Messaging": ["on" if r.messaging_enabled else "off" for r in rows],
+            "Users": [r.users for r in rows],
+            "Since": [ui.local_time(r.created_at, "UTC", "%Y-%m-%d") for r in rows],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+st.subheader("Take action")
+labels = {
+    "warn": "Warn (shown to the owner)",
+    "disable_messaging": "Disable messaging",
+    "enable_messaging": "Enable messaging",
+    "suspend": "Suspend (signs everyone out)",
+    "terminate": "Terminate",
+    "reinstate": "Reinstate",
+}
+with st.form("enforce"):
+    business = st.selectbox("Business", rows, format_func=lambda r: f"{r.name} ({r.slug}, {r.status})",
+                            key="enforce_business")
+    action = st.selectbox("Action", ENFORCEMENT_ACTIONS, format_func=labels.get, key="enforce_action")
+    reason = st.text_area("Reason (kept on record and shown to the owner for warnings)", key="enforce_reason")
+    go = st.form_submit_button("Apply", type="primary")
+if go:
+    def _apply():
+        with db.tenant_session(actor) as session:
+            return tenancy.enforce(session, actor=actor, business_id=business.id, action=action, reason=reason)
+
+    if ui.attempt(_apply):
+        st.success(f"{labels[action]}: done for {business.name}.")
+        st.rerun()
+
+with st.expander("Enforcement history"):
+    with db.tenant_session(actor) as session:
+        history = tenancy.list_enforcement(session, actor=actor)
+    if history:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "When (UTC)": [ui.local_time(h.created_at, "UTC") for h in history],
+                    "Business": [h.business_id for h in history],
+                    "Action": [h.action for h in history],
+                    "Reason": [h.reason for h in history],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("No actions taken yet.")

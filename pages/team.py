@@ -1,0 +1,70 @@
+"""Owners: the people who can sign in to the business; add and remove staff."""
+
+import pandas as pd
+import streamlit as st
+
+from kaimen_core import auth, db, tenancy
+from kaimen_core.validators import MIN_PASSWORD_LENGTH
+from pages import _ui as ui
+
+actor = ui.actor()
+st.title("Team")
+
+with db.tenant_session(actor) as session:
+    users = auth.list_users(session, actor=actor)
+    zone = tenancy.get_business(session, actor=actor).time_zone
+
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Username": [u.username for u in users],
+            "Name": [u.display_name for u in users],
+            "Email": [u.email for u in users],
+            "Role": [u.role for u in users],
+            "Since": [ui.local_time(u.created_at, zone, "%Y-%m-%d") for u in users],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+st.subheader("Add a staff member")
+st.caption("Staff see customers, bookings and the inbox; not billing, settings or exports.")
+with st.form("add_staff", clear_on_submit=True):
+    left, right = st.columns(2)
+    name = left.text_input("Name", key="staff_name")
+    username = right.text_input("Username", key="staff_username")
+    email = left.text_input("Email", key="staff_email")
+    password = right.text_input("First password", type="password", key="staff_password",
+                                help=f"At least {MIN_PASSWORD_LENGTH} characters; they can change it later")
+    add = st.form_submit_button("Add staff member", type="primary")
+if add:
+    def _add():
+        with db.tenant_session(actor) as session:
+            return auth.add_staff_user(session, actor=actor, username=username, email=email,
+                                       display_name=name, password=password)
+
+    if ui.attempt(_add):
+        st.success(f"Added {username.strip().lower()}. They can sign in now.")
+        st.rerun()
+
+removable = [u for u in users if u.id != actor.user_id]
+if removable:
+    st.subheader("Remove someone")
+    with st.form("remove_user"):
+        choice = st.selectbox("User", removable, format_func=lambda u: f"{u.display_name} ({u.username}, {u.role})",
+                              key="remove_choice")
+        sure = st.checkbox("They will be signed out everywhere at once.", key="remove_confirm")
+        remove = st.form_submit_button("Remove")
+    if remove:
+        if not sure:
+            st.error("Tick the box to confirm the removal.")
+        else:
+            def _remove():
+                with db.tenant_session(actor) as session:
+                    auth.remove_user(session, actor=actor, user_id=choice.id)
+                return True
+
+            if ui.attempt(_remove):
+                st.success(f"Removed {choice.username}.")
+                st.rerun()
