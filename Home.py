@@ -40,7 +40,7 @@ def navigation_for(actor: Actor):
 def sidebar(actor: Actor) -> None:
     with st.sidebar:
         st.caption("Kaimen operator" if actor.is_operator else f"{actor.role.title()} · {actor.username}")
-        st.markdown(f"**{actor.display_name}**")
+        st.markdown(f"**{ui.plain(actor.display_name)}**")
         if st.button("Logout", key="Logout", icon=":material/logout:"):
             ui.sign_out()
             st.rerun()

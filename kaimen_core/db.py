@@ -108,7 +108,11 @@ def get_engine() -> Engine:
     """The process's one engine for the app's database URL."""
     engine = create_engine_for(get_settings().app_database_url)
     if engine.dialect.name == "postgresql":
-        _refuse_privileged_role(engine)
+        try:
+            _refuse_privileged_role(engine)
+        except ConfigurationError:
+            engine.dispose()  # close the pooled connection the check opened
+            raise
     return engine
 
 

@@ -2,6 +2,7 @@
 
     KaimenError
     ├── ConfigurationError        a setting is missing or malformed
+    ├── DatabaseUnavailable       the database did not answer (down, locked, unreachable)
     ├── ValidationError           input refused; names the field and the reason
     ├── NotFound                  no such row for this actor (also: another tenant's row)
     ├── PermissionDenied          the actor's role may not do this
@@ -24,6 +25,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "Conflict",
+    "DatabaseUnavailable",
     "InvalidCredentials",
     "KaimenError",
     "NotFound",
@@ -39,6 +41,10 @@ class KaimenError(Exception):
 
 class ConfigurationError(KaimenError):
     """A setting is missing or malformed; the message names the setting."""
+
+
+class DatabaseUnavailable(KaimenError):
+    """The database did not answer; nothing was changed and the action can be retried."""
 
 
 class ValidationError(KaimenError):

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from kaimen_core import db
+from kaimen_core.exceptions import DatabaseUnavailable
 
 __all__ = ["HealthReport", "check_database"]
 
@@ -25,6 +26,6 @@ def check_database() -> HealthReport:
     try:
         with db.get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, DatabaseUnavailable) as exc:
         return HealthReport(False, f"unreachable ({type(exc).__name__})")
     return HealthReport(True, db.get_engine().dialect.name)

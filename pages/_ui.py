@@ -8,6 +8,7 @@ every run, so signing out, a password change, removal or suspension take effect 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -162,6 +163,18 @@ def attempt(action: Callable[[], T], *, success: str | None = None) -> T | None:
     if success:
         st.success(success)
     return result
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$])")
+
+
+def plain(text: str | None) -> str:
+    """Text a person typed, made safe for Streamlit's markdown-rendering elements.
+
+    Markdown syntax is escaped, and a zero-width space after each colon stops bare
+    addresses from becoming links and ``:icon:`` codes from becoming icons.
+    """
+    return _MARKDOWN.sub(r"\\\1", text or "").replace(":", ":\u200b")
 
 
 def local_time(moment: datetime | None, zone: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

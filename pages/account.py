@@ -8,7 +8,7 @@ from pages import _ui as ui
 
 actor = ui.actor()
 st.title("Account")
-st.write(f"Signed in as **{actor.display_name}** (`{actor.username}`), {actor.role}.")
+st.write(f"Signed in as **{ui.plain(actor.display_name)}** (`{actor.username}`), {actor.role}.")
 
 st.subheader("Change password")
 with st.form("change_password", clear_on_submit=True):

@@ -58,7 +58,7 @@ if go:
             return tenancy.enforce(session, actor=actor, business_id=business.id, action=action, reason=reason)
 
     if ui.attempt(_apply):
-        st.success(f"{labels[action]}: done for {business.name}.")
+        st.success(f"{labels[action]}: done for {ui.plain(business.name)}.")
         st.rerun()
 
 with st.expander("Enforcement history"):

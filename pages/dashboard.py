@@ -42,10 +42,11 @@ if actor.is_operator:
 else:
     with db.tenant_session(actor) as session:
         overview = dashboard.business_overview(session, actor=actor)
-    st.title(overview.business_name)
-    st.caption(f"Signed in as {actor.display_name} · times shown in {overview.time_zone}")
+    st.title(ui.plain(overview.business_name))
+    st.caption(f"Signed in as {ui.plain(actor.display_name)} · times shown in {overview.time_zone}")
     for warning in overview.warnings:
-        st.warning(f"Warning from Kaimen ({ui.local_time(warning.created_at, overview.time_zone)}): {warning.reason}")
+        when = ui.local_time(warning.created_at, overview.time_zone)
+        st.warning(f"Warning from Kaimen ({when}): {ui.plain(warning.reason)}")
     cols = st.columns(4)
     cols[0].metric("Customers", overview.customers)
     cols[1].metric("Upcoming bookings", overview.upcoming_bookings)

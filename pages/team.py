@@ -45,7 +45,7 @@ if add:
                                        display_name=name, password=password)
 
     if ui.attempt(_add):
-        st.success(f"Added {username.strip().lower()}. They can sign in now.")
+        st.success(f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
         st.rerun()
 
 removable = [u for u in users if u.id != actor.user_id]
@@ -66,5 +66,5 @@ if removable:
                 return True
 
             if ui.attempt(_remove):
-                st.success(f"Removed {choice.username}.")
+                st.success(f"Removed {ui.plain(choice.username)}.")
                 st.rerun()
