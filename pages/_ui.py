@@ -29,6 +29,7 @@ _STATE_COOKIE_OP = "kaimen_cookie_op"
 _STATE_NOTICE = "kaimen_notice"
 _STATE_ACTOR = "kaimen_actor"
 _STATE_ENTRY = "kaimen_entry"
+_STATE_DONE = "kaimen_done"
 
 T = TypeVar("T")
 
@@ -163,6 +164,23 @@ def attempt(action: Callable[[], T], *, success: str | None = None) -> T | None:
     if success:
         st.success(success)
     return result
+
+
+def done_and_rerun(message: str) -> None:
+    """Rerun the page so it shows the change just written, confirming it with ``message``.
+
+    ``st.rerun`` discards what this run drew, an ``st.success`` included, so the message
+    waits in the session for :func:`show_done` on the next run.
+    """
+    st.session_state[_STATE_DONE] = message
+    st.rerun()
+
+
+def show_done() -> None:
+    """Show the confirmation :func:`done_and_rerun` left for this run, if any."""
+    message = st.session_state.pop(_STATE_DONE, None)
+    if message:
+        st.success(message)
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$])")

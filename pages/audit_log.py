@@ -26,10 +26,16 @@ if actor.is_operator:
             st.stop()
         business_id = int(raw.strip())
 
-with db.tenant_session(actor) as session:
-    events = audit.list_events(session, actor=actor, business_id=business_id, action=action.strip() or None,
-                               since=utcnow() - timedelta(days=days), limit=500)
 
+def _events():
+    with db.tenant_session(actor) as session:
+        return audit.list_events(session, actor=actor, business_id=business_id, action=action.strip() or None,
+                                 since=utcnow() - timedelta(days=days), limit=500)
+
+
+events = ui.attempt(_events)
+if events is None:
+    st.stop()
 if not events:
     st.info("No events match.")
 else:

@@ -9,6 +9,7 @@ from pages import _ui as ui
 
 actor = ui.actor()
 st.title("Businesses")
+ui.show_done()
 
 cols = st.columns([1, 2])
 status = cols[0].selectbox("Status", ["all", "active", "suspended", "terminated"], key="biz_status")
@@ -58,8 +59,7 @@ if go:
             return tenancy.enforce(session, actor=actor, business_id=business.id, action=action, reason=reason)
 
     if ui.attempt(_apply):
-        st.success(f"{labels[action]}: done for {ui.plain(business.name)}.")
-        st.rerun()
+        ui.done_and_rerun(f"{labels[action]}: done for {ui.plain(business.name)}.")
 
 with st.expander("Enforcement history"):
     with db.tenant_session(actor) as session:

@@ -9,6 +9,7 @@ from pages import _ui as ui
 
 actor = ui.actor()
 st.title("Settings")
+ui.show_done()
 
 with db.tenant_session(actor) as session:
     business = tenancy.get_business(session, actor=actor)
@@ -34,5 +35,5 @@ if save:
                 session, actor=actor, changes=BusinessUpdate(name=name, region=region, time_zone=zone, phone=phone)
             )
 
-    if ui.attempt(_save, success="Saved."):
-        st.rerun()
+    if ui.attempt(_save):
+        ui.done_and_rerun("Saved.")

@@ -19,7 +19,9 @@ with st.form("Login"):
     password = st.text_input("Password", type="password", key="login_password")
     submitted = st.form_submit_button("Login", type="primary")
 
-if submitted:
+if submitted and not (username.strip() and password):
+    st.error("Enter your username (or email) and your password.")
+elif submitted:
     try:
         signed_in = auth.sign_in(username=username, password=password, origin=ui.origin())
     except AuthenticationError as exc:

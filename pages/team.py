@@ -9,6 +9,7 @@ from pages import _ui as ui
 
 actor = ui.actor()
 st.title("Team")
+ui.show_done()
 
 with db.tenant_session(actor) as session:
     users = auth.list_users(session, actor=actor)
@@ -45,8 +46,7 @@ if add:
                                        display_name=name, password=password)
 
     if ui.attempt(_add):
-        st.success(f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
-        st.rerun()
+        ui.done_and_rerun(f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
 
 removable = [u for u in users if u.id != actor.user_id]
 if removable:
@@ -66,5 +66,4 @@ if removable:
                 return True
 
             if ui.attempt(_remove):
-                st.success(f"Removed {ui.plain(choice.username)}.")
-                st.rerun()
+                ui.done_and_rerun(f"Removed {ui.plain(choice.username)}.")

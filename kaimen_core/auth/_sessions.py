@@ -198,16 +198,18 @@ def resolve_session(*, cookie: str | None, origin: Origin | None = None, engine:
         if row is None:
             raise SessionInvalid("Please sign in.")
         user_session, user = row
-        if user_session.revoked_at is not None:
-            raise SessionInvalid("You have been signed out. Please sign in again.")
-        if user_session.expires_at <= now:
-            raise SessionInvalid("Your sign-in has expired. Please sign in again.")
+        # Removal and suspension also revoke the sessions; they are checked first so the
+        # person is told why, not just that they were signed out.
         if user.removed_at is not None:
             raise SessionInvalid("This account has been removed.")
         if user.business_id is not None:
             business = session.get(Business, user.business_id)
             if business is None or business.status != "active":
                 raise SessionInvalid(_SUSPENDED)
+        if user_session.revoked_at is not None:
+            raise SessionInvalid("You have been signed out. Please sign in again.")
+        if user_session.expires_at <= now:
+            raise SessionInvalid("Your sign-in has expired. Please sign in again.")
         if now - user_session.last_seen_at > _TOUCH_EVERY:
             user_session.last_seen_at = now
             session.add(user_session)

@@ -1,0 +1,151 @@
+"""Page tests: Streamlit's AppTest runs Home.py, the entry file, as a browser session would.
+
+Every page test takes the ``database`` fixture (through ``app``), so it runs on SQLite
+and, when KAIMEN_TEST_POSTGRES_URL is set, on PostgreSQL; AppTest runs the script in
+this process, so the app's engine points at the test database.
+
+Fixtures:
+
+- ``app()``: a new browser tab on Home.py (not yet run); ``app(cookie=...)`` is a tab
+  that already holds a sign-in cookie, as if the browser had sent it.
+- ``fresh_server_app()``: the same, as a server that has not yet run Home.py serves it.
+- ``sign_in(at, username, password)``: types into the sign-in form and presses Login.
+- ``press(at, label)``: clicks the one button with that label and runs.
+- ``signed_in(username)``: a new tab, signed in through the form, showing Home.
+- ``navigation``: what each run passed to ``st.navigation`` (AppTest has no public
+  view of the navigation menu, so the fixture records the calls Home.py makes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from tests.factories import PASSWORD
+
+HOME = Path(__file__).resolve().parents[2] / "Home.py"
+
+
+def _new_tab(cookie: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(HOME), default_timeout=30)
+    if cookie is not None:
+        at.session_state["kaimen_cookie"] = cookie
+    return at
+
+
+@pytest.fixture
+def settled_server(monkeypatch) -> None:
+    """Run AppTest as a server that has already served a page through ``st.navigation``.
+
+    Streamlit decides once per process whether to treat a ``pages/`` folder as the old
+    file-per-page navigation: it does until the first ``st.navigation`` call, and never
+    again after it. AppTest resets that decision before every run, so each run of a test
+    behaves like the very first request to a fresh server: a page whose file name
+    matches its URL (``pages/team.py`` at ``/team``) is run straight from the folder,
+    ``_ui.require_entry`` sends it back through Home.py, and the user lands on Home
+    instead of the page asked for. Real servers are in that state only until the first
+    run of Home.py; ``tests/pages/test_navigation.py`` checks that the guard holds then.
+    """
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def app(database, settled_server) -> Callable[..., AppTest]:
+    """A new browser tab on Home.py, optionally holding a sign-in cookie."""
+
+    def build(*, cookie: str | None = None) -> AppTest:
+        return _new_tab(cookie)
+
+    return build
+
+
+@pytest.fixture
+def fresh_server_app(database) -> Callable[..., AppTest]:
+    """A new tab as the first request to a fresh server gets it (AppTest's own behaviour)."""
+
+    def build(*, cookie: str | None = None) -> AppTest:
+        return _new_tab(cookie)
+
+    return build
+
+
+def _press(at: AppTest, label: str) -> AppTest:
+    [button] = [button for button in at.button if button.label == label]
+    return button.click().run()
+
+
+def _submit_sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return _press(at, "Login")
+
+
+@pytest.fixture
+def press() -> Callable[[AppTest, str], AppTest]:
+    """Click the one button (or form submit button) with this label, and run."""
+    return _press
+
+
+@pytest.fixture
+def sign_in() -> Callable[[AppTest, str, str], AppTest]:
+    """Fill in the sign-in form of a tab showing it and press Login."""
+    return _submit_sign_in
+
+
+@pytest.fixture
+def signed_in(app) -> Callable[..., AppTest]:
+    """A new tab, signed in through the form as ``username``, showing Home."""
+
+    def open_tab(username: str, password: str = PASSWORD) -> AppTest:
+        at = app().run()
+        _submit_sign_in(at, username, password)
+        assert not at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert "login_username" not in [w.key for w in at.text_input]
+        return at
+
+    return open_tab
+
+
+@dataclass(frozen=True)
+class NavigationCall:
+    """One call of ``st.navigation``: the menu's sections with their page titles."""
+
+    sections: dict[str, list[str]]
+    position: str
+
+    @property
+    def titles(self) -> list[str]:
+        return [title for titles in self.sections.values() for title in titles]
+
+
+@pytest.fixture
+def navigation(monkeypatch) -> Iterator[list[NavigationCall]]:
+    """Every ``st.navigation`` call of the test, in order (the last is the current menu)."""
+    calls: list[NavigationCall] = []
+    original = st.navigation
+
+    def recording(pages, *, position="sidebar", **kwargs):
+        grouped = pages if isinstance(pages, dict) else {"": pages}
+        calls.append(
+            NavigationCall(
+                sections={section: [page.title for page in group] for section, group in grouped.items()},
+                position=position,
+            )
+        )
+        return original(pages, position=position, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    yield calls

@@ -1,0 +1,125 @@
+"""Sign-up: a new business and its owner, signed in at once; nothing written on bad input."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import func, select
+
+from kaimen_core import auth, db
+from kaimen_core.models import AuditEvent, Business, User, UserSession
+from tests.factories import make_business
+
+GOOD = {
+    "business_name": "Fern Street Barbers",
+    "owner_name": "Ada Fern",
+    "username": "ada",
+    "email": "ada@fernstreet.example",
+    "phone": "(212) 555-0142",
+    "password": "a long enough passphrase",
+    "confirm": "a long enough passphrase",
+}
+
+
+def _counts() -> dict[str, int]:
+    with db.system_session() as session:
+        return {
+            model.__name__: session.exec(select(func.count()).select_from(model)).one()
+            for model in (Business, User, UserSession, AuditEvent)
+        }
+
+
+@pytest.fixture
+def sign_up_page(app):
+    """A signed-out tab on the sign-up page."""
+    at = app().run().switch_page("pages/sign_up.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Create your Kaimen account"]
+    return at
+
+
+def _fill(at, **values) -> None:
+    for field, value in {**GOOD, **values}.items():
+        at.text_input(key=f"signup_{field}").input(value)
+
+
+def test_a_new_business_lands_on_its_dashboard(sign_up_page, press, navigation):
+    at = sign_up_page
+    _fill(at)
+    at.selectbox(key="signup_time_zone").select("America/Chicago")
+    press(at, "Create account")
+
+    assert not at.exception
+    assert not at.error
+    assert [t.value for t in at.title] == ["Fern Street Barbers"]
+    assert [c.value for c in at.sidebar.caption] == ["Owner · ada"]
+    assert navigation[-1].titles == ["Home", "Team", "Settings", "Audit log", "Account"]
+    actor = auth.resolve_session(cookie=at.session_state["kaimen_cookie"])
+    assert (actor.role, actor.username) == ("owner", "ada")
+    with db.system_session() as session:
+        business = session.get(Business, actor.business_id)
+        owner = session.get(User, actor.user_id)
+    assert (business.name, business.slug, business.region, business.time_zone, business.phone) == (
+        "Fern Street Barbers", "fern-street-barbers", "US", "America/Chicago", "+12125550142"
+    )
+    assert (owner.display_name, owner.email, owner.business_id) == ("Ada Fern", "ada@fernstreet.example",
+                                                                     business.id)
+
+
+def test_the_sign_up_page_links_back_to_sign_in(sign_up_page):
+    assert [link.proto.label for link in sign_up_page.get("page_link")] == ["Already have an account? Sign in"]
+    assert not sign_up_page.sidebar.children
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"business_name": ""}, "Business name is required."),
+        ({"business_name": "   "}, "Business name is required."),
+        ({"owner_name": ""}, "Your name is required."),
+        ({"username": "x"}, "Username must be 3–32 characters: letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit."),
+        ({"email": "ada-at-example"}, "'ada-at-example' is not a valid email address."),
+        ({"password": "too short", "confirm": "too short"}, "Password must be at least 12 characters."),
+        ({"confirm": "a different passphrase"}, "The two passwords do not match."),
+        ({"username": "{taken_username}"}, "The username '{taken_username}' is already taken."),
+        ({"username": "  {taken_username_upper} "}, "The username '{taken_username}' is already taken."),
+        ({"email": "{taken_email}"}, "An account with that email already exists."),
+        ({"phone": "call me"}, "'call me' is not a phone number."),
+        ({"phone": "555"}, "'555' is not a valid phone number for US; include the country code (+44 ...) "
+                           "for numbers from other countries."),
+        ({"phone": ""}, "Phone number is required."),
+    ],
+    ids=["no-business-name", "blank-business-name", "no-owner-name", "bad-username", "bad-email",
+         "short-password", "mismatch", "duplicate-username", "duplicate-username-case", "duplicate-email",
+         "not-a-phone", "invalid-phone", "no-phone"],
+)
+def test_bad_input_shows_a_specific_error_and_writes_nothing(sign_up_page, press, values, message):
+    existing = make_business()
+    names = {"taken_username": existing.username, "taken_username_upper": existing.username.upper(),
+             "taken_email": f"{existing.username}@example.com"}
+    before = _counts()
+    at = sign_up_page
+
+    _fill(at, **{field: value.format(**names) for field, value in values.items()})
+    press(at, "Create account")
+
+    assert not at.exception
+    assert [e.value for e in at.error] == [message.format(**names)]
+    assert [t.value for t in at.title] == ["Create your Kaimen account"]
+    assert "kaimen_cookie" not in at.session_state
+    assert not at.sidebar.children
+    assert _counts() == before
+
+
+def test_after_a_mistake_the_corrected_form_goes_through(sign_up_page, press):
+    at = sign_up_page
+    _fill(at, confirm="a different passphrase")
+    press(at, "Create account")
+    assert at.error
+
+    at.text_input(key="signup_confirm").input(GOOD["password"])
+    press(at, "Create account")
+
+    assert not at.error
+    assert [t.value for t in at.title] == ["Fern Street Barbers"]
+    assert _counts()["Business"] == 1
