@@ -252,7 +252,7 @@ def migrate(settings: Settings | None = None) -> str | None:
         config = _alembic_config(owner_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # every branch, should two revisions meet
         if engine.dialect.name == "postgresql":
             return _grant_app_role(engine, settings.app_database_url)
         return None
