@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import db
 from kaimen_core.actors import Actor
-from kaimen_core.models import AuditEvent, AuditEventPublic, utcnow
+from kaimen_core.exceptions import NotFound, PermissionDenied
+from kaimen_core.models import AuditEvent, AuditEventPublic, Business, utcnow
 
 __all__ = ["list_events", "record", "record_operator_access"]
 
@@ -45,10 +46,15 @@ def record(
 ) -> AuditEvent:
     """Add an audit event in the caller's transaction (it commits with the change it records).
 
-    ``business_id`` defaults to the actor's business.
+    ``business_id`` defaults to the actor's business; an owner or staff member cannot
+    name another (only operators and the system record across businesses).
     """
+    if business_id is None:
+        business_id = actor.business_id
+    elif actor.business_id is not None and business_id != actor.business_id:
+        raise PermissionDenied("Events can only be recorded in your own business.")
     event = AuditEvent(
-        business_id=business_id if business_id is not None else actor.business_id,
+        business_id=business_id,
         actor_user_id=actor.user_id,
         actor_label=actor.label[:60],
         action=action,
@@ -72,6 +78,8 @@ def record_operator_access(
     page does not flood the log while every distinct access is still on record.
     """
     db.enter_operator_scope(session, actor)
+    if business_id is not None and session.get(Business, business_id) is None:
+        raise NotFound("No such business.")
     same_business = (
         col(AuditEvent.business_id).is_(None)
         if business_id is None
@@ -115,6 +123,8 @@ def list_events(
         if business_id is not None:
             query = query.where(AuditEvent.business_id == business_id)
     else:
+        if business_id not in (None, actor.business_id):
+            raise PermissionDenied("Only operators can read another business's events.")
         query = query.where(AuditEvent.business_id == actor.business_id)
     if action:
         query = query.where(AuditEvent.action == action)

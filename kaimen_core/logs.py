@@ -12,7 +12,7 @@ __all__ = ["Masked", "configure_logging", "mask_email", "mask_name", "mask_phone
 
 
 def mask_phone(value: str | None) -> str:
-    """+15555550100 -> +1*******0100"""
+    """+15555550100 -> +1******0100 (the length is kept)"""
     if not value:
         return ""
     keep = 4 if len(value) > 6 else 1

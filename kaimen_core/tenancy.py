@@ -9,7 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from kaimen_core import audit, auth, db
 from kaimen_core.actors import Actor, Origin
-from kaimen_core.exceptions import NotFound, ValidationError
+from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import (
     ENFORCEMENT_ACTIONS,
     Business,
@@ -228,6 +228,8 @@ def list_enforcement(session: Session, *, actor: Actor, business_id: int | None 
             query = query.where(EnforcementAction.business_id == business_id)
     else:
         actor.require("owner")
+        if business_id not in (None, actor.business_id):
+            raise PermissionDenied("Only operators can read another business's enforcement history.")
         query = select(EnforcementAction).where(EnforcementAction.business_id == actor.business_id)
     rows = session.exec(query.order_by(col(EnforcementAction.created_at).desc()).limit(200)).all()
     return [EnforcementRecord(r.id, r.business_id, r.action, r.reason, r.created_at) for r in rows]

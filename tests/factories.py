@@ -4,9 +4,33 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import SQLModel, func, select
 
 from kaimen_core import auth, db, tenancy
 from kaimen_core.actors import Actor, Origin
+from kaimen_core.models import (
+    TENANT_TABLES,
+    AuditEvent,
+    Booking,
+    Business,
+    ConsentEvent,
+    Customer,
+    EnforcementAction,
+    Job,
+    Message,
+    PrivacyRequest,
+    Service,
+    StaffMember,
+    StaffService,
+    SuppressionEntry,
+    User,
+    UserSession,
+    WebhookEvent,
+    utcnow,
+)
 
 PASSWORD = "correct horse battery"
 ORIGIN = Origin(ip_address="127.0.0.1", user_agent="pytest")
@@ -57,3 +81,93 @@ def make_operator() -> tuple[Actor, str]:
                                 display_name=f"Operator {n}", password=PASSWORD)
     signed_in = auth.sign_in(username=user.username, password=PASSWORD, origin=ORIGIN)
     return signed_in.actor, signed_in.cookie
+
+
+# --- one row in every tenant table ---------------------------------------------------
+
+
+@dataclass
+class Records:
+    """Ids of one row of each kind a business holds (besides its users and sessions)."""
+
+    business_id: int
+    customer_id: int
+    consent_event_id: int
+    suppression_id: int
+    staff_id: int
+    service_id: int
+    booking_id: int
+    message_id: int
+    job_id: int
+    webhook_event_id: int
+    privacy_request_id: int
+    enforcement_id: int
+
+
+def make_records(tenant: Tenant) -> Records:
+    """A customer, booking, message, job, webhook event, privacy request... for ``tenant``.
+
+    Written directly as rows (through a system session), since not every domain module
+    that would create them exists yet; each carries the business's name so a leak is
+    easy to spot.
+    """
+    b = tenant.business_id
+    now = utcnow()
+    with db.system_session() as session:
+        customer = Customer(business_id=b, name=f"Customer of {b}", phone_e164=f"+1212555{b % 10000:04d}",
+                            email=f"customer{b}@example.com", notes=f"notes of business {b}")
+        staff = StaffMember(business_id=b, name=f"Stylist of {b}")
+        service = Service(business_id=b, name=f"Cut at {b}", duration_minutes=30)
+        session.add_all([customer, staff, service])
+        session.flush()
+        consent = ConsentEvent(business_id=b, customer_id=customer.id, kind="marketing", granted=True,
+                               method="in_person")
+        suppression = SuppressionEntry(business_id=b, phone_hash=f"{b:064d}", reason="opt_out")
+        booking = Booking(business_id=b, customer_id=customer.id, staff_id=staff.id, service_id=service.id,
+                          start_at=now + timedelta(days=1), end_at=now + timedelta(days=1, minutes=30))
+        message = Message(business_id=b, customer_id=customer.id, direction="inbound", status="received",
+                          body=f"secret message to business {b}")
+        job = Job(business_id=b, kind="send_message", payload={"business": b})
+        webhook = WebhookEvent(provider="twilio", event_id=f"SM{b:032d}", business_id=b, kind="message.inbound")
+        privacy = PrivacyRequest(business_id=b, customer_id=customer.id, kind="access", regime="gdpr",
+                                 channel="email", received_at=now, due_at=now + timedelta(days=30))
+        enforcement = EnforcementAction(business_id=b, action="warn", reason=f"warning for business {b}")
+        session.add_all([consent, suppression, booking, message, job, webhook, privacy, enforcement])
+        session.add(StaffService(staff_id=staff.id, service_id=service.id, business_id=b))
+        session.flush()
+        return Records(b, customer.id, consent.id, suppression.id, staff.id, service.id, booking.id, message.id,
+                       job.id, webhook.id, privacy.id, enforcement.id)
+
+
+# --- reading back what is stored, whatever row-level security would show an actor ----
+
+
+def rows(model: type[SQLModel], *where: Any) -> list[Any]:
+    """Every stored row of ``model`` matching ``where`` (read as the system, across businesses)."""
+    with db.system_session() as session:
+        return list(session.exec(select(model).where(*where)).all())
+
+
+def count(model: type[SQLModel], *where: Any) -> int:
+    """How many stored rows of ``model`` match ``where``."""
+    with db.system_session() as session:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+
+def business_snapshot(business_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Everything stored for one business, table by table, to compare before and after."""
+    snapshot: dict[str, list[dict[str, Any]]] = {}
+    with db.system_session() as session:
+        for table in ["businesses", *TENANT_TABLES]:
+            model = _MODELS[table]
+            key = model.id if table == "businesses" else model.business_id
+            found = session.exec(select(model).where(key == business_id)).all()
+            snapshot[table] = sorted((row.model_dump() for row in found), key=repr)
+    return snapshot
+
+
+_MODELS: dict[str, type[SQLModel]] = {
+    model.__tablename__: model
+    for model in (Business, User, UserSession, Customer, ConsentEvent, SuppressionEntry, StaffMember, Service,
+                  StaffService, Booking, Message, Job, WebhookEvent, PrivacyRequest, AuditEvent, EnforcementAction)
+}

@@ -146,11 +146,13 @@ def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | No
     """
     if not (username or "").strip() or not password:
         raise InvalidCredentials()
-    key = _username_key(username)
     now = utcnow()
     failure: Exception | None = None
     with db.system_session(engine=engine) as session:
         user = _find_user(session, username)
+        # One count per account, whether its username or its email was typed; an unknown
+        # name is counted as typed.
+        key = _username_key(user.username if user else username)
         business = session.get(Business, user.business_id) if user and user.business_id else None
         locked_until = _locked_until(session, key, now)
         if locked_until is not None:
@@ -245,6 +247,9 @@ def revoke_sessions(session: Session, *, user_id: int, reason: str, keep_session
     )
     if keep_session_id is not None:
         query = query.where(UserSession.id != keep_session_id)
+    scope = db.scope_of(session)
+    if not scope.cross_tenant:  # a business's session reaches only that business's sessions
+        query = query.where(UserSession.business_id == scope.business_id)
     rows = session.exec(query).all()
     now = utcnow()
     for row in rows:

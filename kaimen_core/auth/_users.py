@@ -50,7 +50,13 @@ def new_user(
     password: str,
     confirm_password: str | None = None,
 ) -> User:
-    """Validate and add a user (no audit: callers record why the user was created)."""
+    """Validate and add a user (no audit: callers record why the user was created).
+
+    In a business's session the user can only join that business.
+    """
+    scope = db.scope_of(session)
+    if not scope.cross_tenant and business_id != scope.business_id:
+        raise PermissionDenied("Users can only be added to your own business.")
     user = User(
         role=role,
         business_id=business_id,
@@ -128,6 +134,10 @@ def change_password(
     """
     if actor.user_id is None:
         raise PermissionDenied("Only a signed-in user has a password.")
+    if actor.is_operator:
+        # An operator's own row and sessions belong to no business, so only the
+        # cross-business scope can see them (row-level security on PostgreSQL).
+        db.enter_operator_scope(session, actor)
     user = session.exec(select(User).where(User.id == actor.user_id)).first()
     if user is None:
         raise NotFound("No such user.")

@@ -1,0 +1,372 @@
+"""Tenancy: a user of business A sees nothing of business B, through any public function.
+
+The spec: "A test runs every public kaimen_core function that takes an id, as a user of
+business A, against ids of business B, on SQLite and PostgreSQL, and sees nothing of B."
+
+Every module of kaimen_core is walked and every public function (in ``__all__``) that
+takes an ``..._id`` keyword is collected. Each needs a recipe below: a new such function
+fails :func:`test_every_function_that_takes_an_id_has_a_recipe` until one is written.
+
+The PostgreSQL tests at the end check the second wall, row-level security, directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlmodel import Session, select
+
+import kaimen_core
+from kaimen_core import audit, auth, db, tenancy
+from kaimen_core.actors import Actor
+from kaimen_core.exceptions import NotFound, PermissionDenied
+from kaimen_core.models import TENANT_TABLES, Booking, Customer, StaffMember, utcnow
+from tests.factories import (
+    PASSWORD,
+    Records,
+    Tenant,
+    business_snapshot,
+    make_business,
+    make_operator,
+    make_records,
+    make_staff,
+)
+
+# --- finding every public function that takes an id ------------------------------------
+
+
+def _public_functions() -> dict[str, Callable[..., Any]]:
+    """``{"module.name": function}`` for every function in any kaimen_core ``__all__``.
+
+    A function exported from several modules (``auth._users.remove_user`` and
+    ``auth.remove_user``) is listed once, under its most public (then shortest) name.
+    """
+    def rank(public: str) -> tuple[bool, int, str]:
+        return any(part.startswith("_") for part in public.split(".")), len(public), public
+
+    names: dict[Callable[..., Any], str] = {}
+    modules = ["kaimen_core"] + [
+        info.name for info in pkgutil.walk_packages(kaimen_core.__path__, "kaimen_core.")
+        if not info.name.endswith(".__main__")  # runs the command line when imported
+    ]
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name, None)
+            if inspect.isfunction(obj):
+                public = f"{module_name.removeprefix('kaimen_core.')}.{name}"
+                if obj not in names or rank(public) < rank(names[obj]):
+                    names[obj] = public
+    return {public: obj for obj, public in names.items()}
+
+
+def _takes_an_id(function: Callable[..., Any]) -> bool:
+    keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.name.endswith("_id") and p.kind in keyword for p in inspect.signature(function).parameters.values())
+
+
+def _takes_an_actor(function: Callable[..., Any]) -> bool:
+    return "actor" in inspect.signature(function).parameters
+
+
+_ID_FUNCTIONS = {name: f for name, f in _public_functions().items() if _takes_an_id(f)}
+WITH_ACTOR = sorted(name for name, f in _ID_FUNCTIONS.items() if _takes_an_actor(f))
+WITHOUT_ACTOR = sorted(name for name, f in _ID_FUNCTIONS.items() if not _takes_an_actor(f))
+
+
+# --- the two businesses -----------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Business A (whose users act) and business B (whose ids they try)."""
+
+    a: Tenant
+    a_staff: Actor
+    b: Tenant
+    b_staff: Actor
+    b_records: Records
+    b_session_id: int
+
+    def actor(self, role: str) -> Actor:
+        return self.a.owner if role == "owner" else self.a_staff
+
+
+@pytest.fixture
+def world(database) -> World:
+    a = make_business("Business A")
+    a_staff, _ = make_staff(a)
+    make_records(a)
+    b = make_business("Business B")
+    b_staff, _ = make_staff(b)
+    b_records = make_records(b)
+    operator, _ = make_operator()
+    with db.tenant_session(operator) as session:  # B has enforcement history and operator-access events
+        tenancy.enforce(session, actor=operator, business_id=b.business_id, action="warn", reason="First warning")
+        audit.list_events(session, actor=operator, business_id=b.business_id)
+    return World(a, a_staff, b, b_staff, b_records, b_staff.session_id)
+
+
+# --- recipes: call a function as A's user with B's ids ----------------------------------
+# Each recipe receives the session a page would open for the actor, the actor, and
+# B's world; it must be refused (NotFound or PermissionDenied).
+
+Recipe = Callable[[Session, Actor, World], Any]
+
+RECIPES: dict[str, Recipe] = {
+    "audit.list_events": lambda s, actor, w: audit.list_events(s, actor=actor, business_id=w.b.business_id),
+    "audit.record": lambda s, actor, w: audit.record(
+        s, actor=actor, action="user.added", business_id=w.b.business_id, target_type="user",
+        target_id=w.b_staff.user_id),
+    "audit.record_operator_access": lambda s, actor, w: audit.record_operator_access(
+        s, actor=actor, purpose="audit_log", business_id=w.b.business_id),
+    "auth.remove_user": lambda s, actor, w: auth.remove_user(s, actor=actor, user_id=w.b_staff.user_id),
+    "tenancy.enforce": lambda s, actor, w: tenancy.enforce(
+        s, actor=actor, business_id=w.b.business_id, action="suspend", reason="Competitor sabotage"),
+    "tenancy.list_enforcement": lambda s, actor, w: tenancy.list_enforcement(
+        s, actor=actor, business_id=w.b.business_id),
+}
+
+# Public functions that take an id but no actor. Each is either run in A's session with
+# B's ids (a recipe: B must be unchanged, and what it returns must hold nothing of B), or
+# explained: why it cannot reach another business's rows.
+PRIMITIVES: dict[str, Recipe | str] = {
+    "auth.actor_for": "pure: builds an Actor from a User row the caller already loaded; reads no rows",
+    "auth.new_user": lambda s, actor, w: auth.new_user(
+        s, role="staff", business_id=w.b.business_id, username="planted-user", email="planted@example.com",
+        display_name="Planted", password=PASSWORD),
+    "auth.revoke_sessions": lambda s, actor, w: auth.revoke_sessions(
+        s, user_id=w.b_staff.user_id, reason="sign_out", keep_session_id=None),
+}
+
+
+def test_every_function_that_takes_an_id_has_a_recipe():
+    assert "auth.remove_user" in WITH_ACTOR, "the introspection found nothing: is kaimen_core importable?"
+    missing = sorted(set(WITH_ACTOR) - set(RECIPES))
+    assert not missing, (
+        f"kaimen_core functions take an id but have no tenancy recipe in {__name__}.RECIPES: {missing}. "
+        "Add one that calls the function as A's user with B's ids."
+    )
+    stale = sorted(set(RECIPES) - set(WITH_ACTOR))
+    assert not stale, f"RECIPES names functions that no longer take an id and an actor: {stale}"
+    missing = sorted(set(WITHOUT_ACTOR) - set(PRIMITIVES))
+    assert not missing, (
+        f"kaimen_core functions take an id but no actor: {missing}. Give them an actor, or add them to "
+        f"{__name__}.PRIMITIVES with a recipe or the reason they cannot reach another business."
+    )
+    stale = sorted(set(PRIMITIVES) - set(WITHOUT_ACTOR))
+    assert not stale, f"PRIMITIVES names functions that no longer take an id without an actor: {stale}"
+
+
+def _nothing_of_b(value: Any, world: World) -> None:
+    """Nothing in ``value`` (a return value) names one of B's rows or texts."""
+    shown = repr(value)
+    for marker in ("Business B", f"business {world.b.business_id}", f"Customer of {world.b.business_id}",
+                   world.b.username, world.b_staff.username):
+        assert marker not in shown
+
+
+@pytest.mark.parametrize("name", WITH_ACTOR)
+def test_a_user_of_business_a_sees_nothing_of_business_b(world, name):
+    recipe = RECIPES.get(name)
+    if recipe is None:
+        pytest.fail(f"no tenancy recipe for {name}; add one to RECIPES")
+    before = business_snapshot(world.b.business_id)
+    for role in ("owner", "staff"):
+        actor = world.actor(role)
+        try:
+            with db.tenant_session(actor) as session:
+                returned = recipe(session, actor, world)
+        except (NotFound, PermissionDenied):
+            pass
+        else:
+            _nothing_of_b(returned, world)
+            pytest.fail(f"{name}, called by A's {role} with B's ids, answered {returned!r} instead of refusing")
+        assert business_snapshot(world.b.business_id) == before, f"{name} as A's {role} changed B's rows"
+
+
+@pytest.mark.parametrize("name", [n for n in WITHOUT_ACTOR if callable(PRIMITIVES.get(n))])
+def test_a_primitive_run_in_business_a_cannot_reach_business_b(world, name):
+    recipe = PRIMITIVES[name]
+    before = business_snapshot(world.b.business_id)
+    for role in ("owner", "staff"):
+        actor = world.actor(role)
+        try:
+            with db.tenant_session(actor) as session:
+                returned = recipe(session, actor, world)
+        except (NotFound, PermissionDenied):
+            returned = None
+        _nothing_of_b(returned, world)
+        assert not returned, f"{name} in a session of A's {role} reached B's rows: {returned!r}"
+        assert business_snapshot(world.b.business_id) == before, f"{name} as A's {role} changed B's rows"
+
+
+# --- PostgreSQL: row-level security itself ----------------------------------------------
+
+#: These run on PostgreSQL only (no SQLite instance is generated for them at all).
+postgres_only = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+ALL_TABLES = ["businesses", "login_attempts", *TENANT_TABLES]
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_the_app_role_is_subject_to_row_level_security(database):
+    with database.engine.connect() as connection:
+        role = connection.execute(
+            text("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        ).one()
+        owner = connection.execute(text("SELECT tableowner FROM pg_tables WHERE tablename = 'users'")).scalar_one()
+        forced = connection.execute(
+            text("SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY(:t)"),
+            {"t": ALL_TABLES},
+        ).scalars().all()
+    assert not role.rolsuper and not role.rolbypassrls
+    assert role.rolname != owner
+    assert sorted(forced) == sorted(ALL_TABLES)
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_the_app_refuses_to_connect_as_a_role_that_bypasses_rls(database, monkeypatch):
+    from kaimen_core import config
+    from kaimen_core.exceptions import ConfigurationError
+
+    owner_url = database.owner.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("KAIMEN_DATABASE_URL", owner_url)
+    config.reset_settings()
+    db.reset_engine()
+    try:
+        with pytest.raises(ConfigurationError, match="bypasses row-level security"):
+            db.get_engine()
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
+        db.reset_engine()
+
+
+def _counts(connection) -> dict[str, int]:
+    return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in ALL_TABLES}
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_with_no_business_set_the_app_sees_no_rows(world, database):
+    with database.owner.connect() as connection:
+        stored = _counts(connection)
+    assert all(stored.values()), f"the world should fill every table: {stored}"
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT current_setting('app.business_id', true)")).scalar() in (None, "")
+        assert _counts(connection) == dict.fromkeys(ALL_TABLES, 0)
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_a_pooled_connection_never_carries_the_previous_business(world, database):
+    engine = db.create_engine_for(database.url, pool_size=1, max_overflow=0)  # one connection, always reused
+    try:
+        with db.tenant_session(world.a.owner, engine=engine) as session:
+            pid = session.connection().execute(text("SELECT pg_backend_pid()")).scalar_one()
+            seen = session.connection().execute(text("SELECT count(*) FROM customers")).scalar_one()
+        assert seen == 1  # A's own customer, and only it
+        with pytest.raises(NotFound):  # and after a request that failed half-way
+            with db.tenant_session(world.a.owner, engine=engine) as session:
+                session.connection().execute(text("SELECT count(*) FROM users")).scalar_one()
+                raise NotFound("the page failed")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+            assert connection.execute(text("SELECT current_setting('app.business_id', true)")).scalar() in (None, "")
+            assert _counts(connection) == dict.fromkeys(ALL_TABLES, 0)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_rls_refuses_writing_another_business_s_rows(world, database):
+    a, b = world.a.business_id, world.b.business_id
+    insert = text(
+        "INSERT INTO customers (business_id, name, tags, transactional_consent, marketing_consent, created_at, "
+        "updated_at) VALUES (:business, 'Planted', '[]', true, false, now(), now())"
+    )
+    with database.engine.connect() as connection:
+        with pytest.raises(ProgrammingError) as refused:
+            with connection.begin():
+                connection.execute(text("SELECT set_config('app.business_id', :a, true)"), {"a": str(a)})
+                connection.execute(insert, {"business": b})
+        assert refused.value.orig.sqlstate == "42501"  # new row violates row-level security policy
+
+        with pytest.raises(ProgrammingError) as moved:
+            with connection.begin():
+                connection.execute(text("SELECT set_config('app.business_id', :a, true)"), {"a": str(a)})
+                connection.execute(text("UPDATE customers SET business_id = :b"), {"b": b})
+        assert moved.value.orig.sqlstate == "42501"
+
+        with connection.begin():
+            connection.execute(text("SELECT set_config('app.business_id', :a, true)"), {"a": str(a)})
+            touched = connection.execute(text("UPDATE customers SET name = 'Hijacked' WHERE business_id = :b"),
+                                         {"b": b}).rowcount
+            deleted = connection.execute(text("DELETE FROM bookings WHERE business_id = :b"), {"b": b}).rowcount
+            connection.execute(insert, {"business": a})  # its own business: allowed
+        assert (touched, deleted) == (0, 0)
+
+    with pytest.raises(ProgrammingError):  # the same through the ORM, as kaimen_core writes
+        with db.tenant_session(world.a.owner) as session:
+            session.add(Customer(business_id=b, name="Planted"))
+    with database.owner.connect() as connection:
+        names = connection.execute(text("SELECT name FROM customers WHERE business_id = :b"), {"b": b}).scalars()
+        assert list(names) == [f"Customer of {b}"]
+
+
+def _book(actor: Actor, staff_id: int, start_hour: float, hours: float, status: str = "booked") -> int:
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2, hours=start_hour)
+    with db.tenant_session(actor) as session:
+        booking = Booking(business_id=actor.business_id, staff_id=staff_id, start_at=start,
+                          end_at=start + timedelta(hours=hours), status=status)
+        session.add(booking)
+        session.flush()
+        return booking.id
+
+
+@pytest.mark.postgres
+@postgres_only
+def test_the_database_refuses_double_booking_a_staff_member(database):
+    tenant = make_business()
+    owner = tenant.owner
+    with db.tenant_session(owner) as session:
+        sam, alex = StaffMember(business_id=owner.business_id, name="Sam"), StaffMember(
+            business_id=owner.business_id, name="Alex")
+        session.add_all([sam, alex])
+        session.flush()
+        sam_id, alex_id = sam.id, alex.id
+
+    _book(owner, sam_id, 10, 1)
+    with pytest.raises(IntegrityError) as overlap:
+        _book(owner, sam_id, 10.5, 1)
+    assert overlap.value.orig.sqlstate == "23P01"  # exclusion_violation
+    with pytest.raises(IntegrityError) as inside:
+        _book(owner, sam_id, 10.25, 0.25)
+    assert inside.value.orig.sqlstate == "23P01"
+
+    _book(owner, sam_id, 11, 1)  # back to back: 11:00 starts as 10:00-11:00 ends
+    _book(owner, sam_id, 9, 1)
+    _book(owner, alex_id, 10.5, 1)  # another staff member at the same time
+
+    cancelled = _book(owner, sam_id, 14, 1, status="cancelled")
+    _book(owner, sam_id, 14, 1)  # the slot of a cancelled booking can be taken
+    with pytest.raises(IntegrityError) as revived:
+        with db.tenant_session(owner) as session:
+            booking = session.exec(select(Booking).where(Booking.id == cancelled)).one()
+            booking.status = "booked"
+            session.add(booking)
+    assert revived.value.orig.sqlstate == "23P01"
+    with db.tenant_session(owner) as session:
+        assert len(session.exec(select(Booking).where(Booking.staff_id == sam_id)).all()) == 5
