@@ -66,7 +66,9 @@ def _token_hash(token: str) -> str:
 
 
 def _token_from_cookie(cookie: str | None) -> str | None:
-    token, _, signature = (cookie or "").partition(".")
+    if not isinstance(cookie, str):
+        return None
+    token, _, signature = cookie.partition(".")
     if not token or not signature or not hmac.compare_digest(signature, _signature(token)):
         return None
     return token
@@ -193,21 +195,20 @@ def resolve_session(*, cookie: str | None, origin: Origin | None = None, engine:
     now = utcnow()
     with db.system_session(engine=engine) as session:
         row = session.exec(
-            select(UserSession, User)
+            select(UserSession, User, Business.status)
             .join(User, col(User.id) == UserSession.user_id)
+            .outerjoin(Business, col(Business.id) == User.business_id)
             .where(UserSession.token_hash == _token_hash(token))
         ).first()
         if row is None:
             raise SessionInvalid("Please sign in.")
-        user_session, user = row
+        user_session, user, business_status = row
         # Removal and suspension also revoke the sessions; they are checked first so the
         # person is told why, not just that they were signed out.
         if user.removed_at is not None:
             raise SessionInvalid("This account has been removed.")
-        if user.business_id is not None:
-            business = session.get(Business, user.business_id)
-            if business is None or business.status != "active":
-                raise SessionInvalid(_SUSPENDED)
+        if user.business_id is not None and business_status != "active":
+            raise SessionInvalid(_SUSPENDED)
         if user_session.revoked_at is not None:
             raise SessionInvalid("You have been signed out. Please sign in again.")
         if user_session.expires_at <= now:
