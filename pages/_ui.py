@@ -1,8 +1,9 @@
 """What every page shares: the signed-in actor, the sign-in cookie, errors, dates.
 
-Not a page itself (the leading underscore keeps it out of navigation). The sign-in
-cookie holds an opaque, signed token; kaimen_core checks it against the database on
-every run, so signing out, a password change, removal or suspension take effect at once.
+Not a page: Home.py never lists it, and run on its own it sends the visitor to Home.py.
+The sign-in cookie holds an opaque, signed token; kaimen_core checks it against the
+database on every run, so signing out, a password change, removal or suspension take
+effect at once.
 """
 
 from __future__ import annotations
@@ -200,3 +201,9 @@ def local_time(moment: datetime | None, zone: str | None, fmt: str = "%Y-%m-%d %
     if moment is None:
         return ""
     return moment.astimezone(ZoneInfo(zone or "UTC")).strftime(fmt)
+
+
+if __name__ == "__main__":
+    # A fresh server runs files of pages/ directly until some session has called
+    # st.navigation; this helper file is no page, so send such a visit through Home.py.
+    require_entry()

@@ -92,6 +92,7 @@ def expect_error(page, message: str | re.Pattern) -> None:
         ("settings", ["Settings"]),
         ("audit-log", ["Audit log"]),
         ("audit_log", ["Audit log"]),  # the name Streamlit gives pages/audit_log.py by itself
+        ("ui", []),  # pages/_ui.py, the shared helpers, which is no page at all
     ],
 )
 def test_a_signed_out_visitor_opening_a_page_directly_sees_only_the_sign_in_form(
