@@ -77,7 +77,7 @@ def list_users(session: Session, *, actor: Actor, include_removed: bool = False)
     query = select(User).where(User.business_id == actor.business_id)
     if not include_removed:
         query = query.where(col(User.removed_at).is_(None))
-    users = session.exec(query.order_by(col(User.role).desc(), col(User.username)))
+    users = session.exec(query.order_by(col(User.role) != "owner", col(User.username)))  # owners first
     return [UserPublic.model_validate(user, from_attributes=True) for user in users]
 
 

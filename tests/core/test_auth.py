@@ -518,3 +518,14 @@ def test_create_operator_makes_a_businessless_operator_who_can_sign_in(database)
     with pytest.raises(ValidationError):
         auth.create_operator(username="ops.lee", email="lee@kaimen.example", display_name="Lee", password="short")
     assert count(User) == before
+
+
+def test_team_lists_owners_first_then_staff_by_username(database):
+    tenant = make_business()
+    for name in ("zed", "amy"):
+        with db.tenant_session(tenant.owner) as session:
+            auth.add_staff_user(session, actor=tenant.owner, username=name, email=f"{name}@example.com",
+                                display_name=name.title(), password=PASSWORD)
+    with db.tenant_session(tenant.owner) as session:
+        users = auth.list_users(session, actor=tenant.owner)
+    assert [(u.role, u.username) for u in users] == [("owner", tenant.username), ("staff", "amy"), ("staff", "zed")]
