@@ -10,9 +10,11 @@ from sqlmodel import Field, SQLModel
 
 from kaimen_core.models._types import BigId, JsonDoc, one_of, utcnow
 
-__all__ = ["CONSENT_KINDS", "ConsentEvent", "Customer", "SuppressionEntry"]
+__all__ = ["CONSENT_KINDS", "CONSENT_METHODS", "ConsentEvent", "Customer", "CustomerPublic", "SuppressionEntry"]
 
 CONSENT_KINDS = ("transactional", "marketing", "opt_out", "opt_in")
+#: How a consent was captured (shown to the owner; recorded on every consent event).
+CONSENT_METHODS = ("in_person", "web_form", "keyword", "import", "phone_call", "paper_form")
 
 
 class Customer(SQLModel, table=True):
@@ -24,6 +26,7 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_business_name", "business_id", "name"),
         Index("ix_customers_business_email", "business_id", "email"),
         Index("ix_customers_business_created", "business_id", "created_at"),
+        Index("ix_customers_business_updated", "business_id", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -39,8 +42,32 @@ class Customer(SQLModel, table=True):
     marketing_consent: bool = Field(default=False)
     opted_out_at: datetime | None = None
     restricted_at: datetime | None = None
+    marketing_consent_method: str | None = Field(default=None, max_length=32)
+    marketing_consent_at: datetime | None = None
+    search_text: str = Field(default="", sa_type=Text, description="lower-case name, email, phone digits, tags")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomerPublic(SQLModel):
+    """A customer as pages show it (no search column)."""
+
+    id: int
+    name: str
+    phone_e164: str | None
+    email: str | None
+    notes: str | None
+    tags: list[str]
+    preferred_language: str | None
+    time_zone: str | None
+    transactional_consent: bool
+    marketing_consent: bool
+    marketing_consent_method: str | None
+    marketing_consent_at: datetime | None
+    opted_out_at: datetime | None
+    restricted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class ConsentEvent(SQLModel, table=True):

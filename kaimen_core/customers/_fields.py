@@ -1,0 +1,138 @@
+"""Cleaning a customer's fields and building the search column (shared by forms and import)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from kaimen_core.exceptions import ValidationError
+from kaimen_core.models.customers import CONSENT_METHODS
+from kaimen_core.validators import clean_email, clean_name, clean_phone, clean_time_zone
+
+__all__ = [
+    "MAX_NOTES",
+    "MAX_TAGS",
+    "CustomerFields",
+    "clean_consent_method",
+    "clean_language",
+    "clean_notes",
+    "clean_tags",
+    "phone_search_digits",
+    "search_text",
+]
+
+MAX_NOTES = 5000
+MAX_TAGS = 20
+_MAX_TAG = 40
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")
+_METHOD_LABELS = {method.replace("_", " "): method for method in CONSENT_METHODS}
+
+
+@dataclass
+class CustomerFields:
+    """A customer's editable fields, cleaned (what the form and the import write)."""
+
+    name: str
+    phone_e164: str | None = None
+    email: str | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    preferred_language: str | None = None
+    time_zone: str | None = None
+
+    @classmethod
+    def clean(
+        cls,
+        *,
+        region: str,
+        name: str | None,
+        phone: str | None = None,
+        email: str | None = None,
+        notes: str | None = None,
+        tags: list[str] | str | None = None,
+        preferred_language: str | None = None,
+        time_zone: str | None = None,
+    ) -> CustomerFields:
+        """Every field checked; the first problem raises ValidationError naming its field."""
+        return cls(
+            name=clean_name(name, field="name", label="Name", max_length=200),
+            phone_e164=clean_phone(phone, region=region, required=False),
+            email=clean_email(email, required=False),
+            notes=clean_notes(notes),
+            tags=clean_tags(tags),
+            preferred_language=clean_language(preferred_language),
+            time_zone=clean_time_zone(time_zone) if (time_zone or "").strip() else None,
+        )
+
+
+def clean_notes(value: str | None) -> str | None:
+    """Free text up to 5,000 characters (tabs and line breaks allowed)."""
+    text = (value or "").strip()
+    if len(text) > MAX_NOTES:
+        raise ValidationError(f"Notes must be at most {MAX_NOTES} characters.", field="notes")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in text):
+        raise ValidationError("Notes must not contain control characters.", field="notes")
+    return text or None
+
+
+def clean_tags(value: list[str] | str | None) -> list[str]:
+    """Tags from a list or from text separated by commas or semicolons; trimmed, unique."""
+    parts = re.split(r"[;,]", value) if isinstance(value, str) else list(value or [])
+    tags: list[str] = []
+    for part in parts:
+        tag = " ".join(str(part).split())
+        if not tag or tag.lower() in (t.lower() for t in tags):
+            continue
+        if len(tag) > _MAX_TAG:
+            raise ValidationError(f"A tag must be at most {_MAX_TAG} characters.", field="tags")
+        if any(unicodedata.category(ch) == "Cc" for ch in tag):
+            raise ValidationError("Tags must not contain control characters.", field="tags")
+        tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"A customer can have at most {MAX_TAGS} tags.", field="tags")
+    return tags
+
+
+def clean_language(value: str | None) -> str | None:
+    """A language tag such as en, es or pt-br (lower case), or None."""
+    text = (value or "").strip().lower().replace("_", "-")
+    if not text:
+        return None
+    if not _LANGUAGE.match(text):
+        raise ValidationError(f"{value!r} is not a language code (e.g. en, es, pt-br).", field="preferred_language")
+    return text
+
+
+def clean_consent_method(value: str | None, *, field: str = "method") -> str:
+    """One of CONSENT_METHODS, also accepting them written with spaces ("in person")."""
+    text = " ".join((value or "").strip().lower().replace("_", " ").replace("-", " ").split())
+    if text not in _METHOD_LABELS:
+        known = ", ".join(CONSENT_METHODS)
+        raise ValidationError(f"{value!r} is not a known consent source (one of: {known}).", field=field)
+    return _METHOD_LABELS[text]
+
+
+def phone_search_digits(term: str, region: str) -> str | None:
+    """The digits to look for when ``term`` looks like (part of) a phone number, else None."""
+    if not re.fullmatch(r"[\d\s()+.\-/]+", term):
+        return None
+    digits = re.sub(r"\D", "", term)
+    if len(digits) < 3:
+        return digits or None
+    try:
+        number = phonenumbers.parse(term, region)
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    except phonenumbers.NumberParseException:
+        pass
+    return digits if term.strip().startswith("+") else digits.lstrip("0") or digits
+
+
+def search_text(name: str, email: str | None, phone_e164: str | None, tags: list[str]) -> str:
+    """The normalised text a search looks in: lower-case name, email, phone digits, #tags."""
+    parts = [name.lower(), (email or "").lower(), (phone_e164 or "").lstrip("+")]
+    parts.extend("#" + tag.lower() for tag in tags)
+    return " ".join(parts)

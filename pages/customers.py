@@ -1,0 +1,203 @@
+"""Owners and staff: the customer directory (server-side search, sort, paging), add and
+edit, and one customer's whole history. Owners also export as CSV (staff cannot)."""
+
+import tempfile
+
+import pandas as pd
+import streamlit as st
+
+from kaimen_core import customers, db, tenancy
+from pages import _ui as ui
+
+actor = ui.actor()
+st.title("Customers")
+ui.show_done()
+
+_PAGE = "customers_page"
+_SORT_LABELS = {"name": "Name (A–Z)", "newest": "Newest first", "recently_updated": "Recently updated"}
+
+with db.tenant_session(actor) as session:
+    zone = tenancy.get_business(session, actor=actor).time_zone
+
+
+def _profile_inputs(prefix: str, current=None) -> dict:
+    left, right = st.columns(2)
+    values = {
+        "name": left.text_input("Name", value=getattr(current, "name", ""), key=f"{prefix}_name"),
+        "phone": right.text_input("Phone", value=getattr(current, "phone_e164", None) or "", key=f"{prefix}_phone",
+                                  help="Any format; numbers from other countries need their country code"),
+        "email": left.text_input("Email", value=getattr(current, "email", None) or "", key=f"{prefix}_email"),
+        "tags": right.text_input("Tags", value=", ".join(getattr(current, "tags", []) or []), key=f"{prefix}_tags",
+                                 help="Separated by commas"),
+        "preferred_language": left.text_input("Preferred language",
+                                              value=getattr(current, "preferred_language", None) or "",
+                                              key=f"{prefix}_language", help="e.g. en, es, pt-br"),
+        "time_zone": right.text_input("Time zone (when known)", value=getattr(current, "time_zone", None) or "",
+                                      key=f"{prefix}_time_zone", help="e.g. America/New_York"),
+    }
+    values["notes"] = st.text_area("Notes", value=getattr(current, "notes", None) or "", key=f"{prefix}_notes")
+    return values
+
+
+with st.expander("Add a customer"):
+    with st.form("add_customer", clear_on_submit=True):
+        new = _profile_inputs("new")
+        add = st.form_submit_button("Add customer", type="primary")
+    if add:
+        def _add():
+            with db.tenant_session(actor) as session:
+                return customers.create_customer(session, actor=actor, **new)
+
+        created = ui.attempt(_add)
+        if created:
+            st.session_state["customer_pick_id"] = created.id
+            ui.done_and_rerun(f"Added {ui.plain(created.name)}.")
+
+with st.form("customer_search_form"):
+    left, right = st.columns([3, 1])
+    query = left.text_input("Search", key="customer_search", placeholder="Name, phone (any format), email or tag")
+    sort = right.selectbox("Sort by", list(_SORT_LABELS), format_func=_SORT_LABELS.get, key="customer_sort")
+    if st.form_submit_button("Search"):
+        st.session_state[_PAGE] = 0
+
+page_number = st.session_state.get(_PAGE, 0)
+with db.tenant_session(actor) as session:
+    found = ui.attempt(lambda: customers.search_customers(session, actor=actor, query=query, sort=sort,
+                                                          page=page_number))
+if found is None:
+    st.stop()
+
+if not found.customers:
+    st.info("No customers match this search." if query else "No customers yet. Add one above or import a CSV.")
+else:
+    st.dataframe(
+        pd.DataFrame({
+            "Name": [c.name for c in found.customers],
+            "Phone": [c.phone_e164 or "" for c in found.customers],
+            "Email": [c.email or "" for c in found.customers],
+            "Tags": [", ".join(c.tags) for c in found.customers],
+            "Marketing SMS": ["yes" if c.marketing_consent else "no" for c in found.customers],
+            "Opted out": ["yes" if c.opted_out_at else "" for c in found.customers],
+            "Restricted": ["yes" if c.restricted_at else "" for c in found.customers],
+            "Added": [ui.local_time(c.created_at, zone, "%Y-%m-%d") for c in found.customers],
+        }),
+        hide_index=True,
+        width="stretch",
+    )
+first = found.page * found.page_size + 1
+st.caption(f"Showing {first}–{first + len(found.customers) - 1}" if found.customers else "")
+previous, _, following = st.columns([1, 4, 1])
+if previous.button("Previous page", disabled=found.page == 0, key="customers_previous"):
+    st.session_state[_PAGE] = max(found.page - 1, 0)
+    st.rerun()
+if following.button("Next page", disabled=not found.has_next, key="customers_next"):
+    st.session_state[_PAGE] = found.page + 1
+    st.rerun()
+
+if actor.role == "owner":
+    scope = st.radio("Export", ["All customers", "This search"], horizontal=True, key="export_scope",
+                     disabled=not query)
+    export_query = query if scope == "This search" else None
+
+    def _export_file():
+        # Runs only when the owner clicks. The export streams into a temporary file (never
+        # a million Python rows); Streamlit then serves that file's bytes from its media store.
+        spool = tempfile.TemporaryFile()
+        with db.tenant_session(actor) as session:
+            customers.export_customers(session, actor=actor, out=spool, query=export_query)
+        spool.flush()
+        raw = spool.detach()  # the unbuffered file, a type download_button accepts
+        raw.seek(0)
+        return raw
+
+    st.download_button("Download CSV", data=_export_file, file_name="customers.csv", mime="text/csv",
+                       key="export_customers", icon=":material/download:",
+                       help="UTF-8 with BOM; restricted customers are left out; the export is in the audit log")
+
+if found.customers:
+    st.divider()
+    ids = [c.id for c in found.customers]
+    wanted = st.session_state.get("customer_pick_id")
+    pick = st.selectbox("Open a customer", ids, index=ids.index(wanted) if wanted in ids else 0, key="customer_pick",
+                        format_func=lambda i: next(f"{c.name} · {c.phone_e164 or c.email or ''}"
+                                                   for c in found.customers if c.id == i))
+    with db.tenant_session(actor) as session:
+        history = ui.attempt(lambda: customers.customer_history(session, actor=actor, customer_id=pick))
+    if history:
+        c = history.customer
+        st.subheader(c.name, anchor=False)
+        facts = [
+            f"Phone: {c.phone_e164 or '—'}",
+            f"Email: {ui.plain(c.email) if c.email else '—'}",
+            f"Language: {c.preferred_language or '—'} · Time zone: {c.time_zone or '—'}",
+            "Transactional texts: " + ("yes (existing customer relationship)" if c.transactional_consent else "no"),
+            "Marketing texts: " + (f"yes, since {ui.local_time(c.marketing_consent_at, zone)} "
+                                   f"({c.marketing_consent_method})" if c.marketing_consent else "no"),
+        ]
+        for fact in facts:
+            st.markdown(fact)
+        if c.opted_out_at:
+            st.warning(f"Opted out of all texts on {ui.local_time(c.opted_out_at, zone)}. Nothing will be sent.")
+        if c.restricted_at:
+            st.warning(f"Processing restricted (privacy request) since {ui.local_time(c.restricted_at, zone)}.")
+        if c.notes:
+            st.markdown("Notes: " + ui.plain(c.notes))
+
+        with st.expander("Edit"):
+            with st.form(f"edit_customer_{c.id}"):
+                changes = _profile_inputs(f"edit{c.id}", c)
+                save = st.form_submit_button("Save changes", type="primary")
+            if save:
+                def _save():
+                    with db.tenant_session(actor) as session:
+                        return customers.update_customer(session, actor=actor, customer_id=c.id, **changes)
+
+                if ui.attempt(_save):
+                    st.session_state["customer_pick_id"] = c.id
+                    ui.done_and_rerun("Saved.")
+
+        with st.expander("Record consent"):
+            with st.form(f"consent_{c.id}", clear_on_submit=True):
+                kind = st.selectbox("Consent", ["marketing", "transactional"], key="consent_kind")
+                granted = st.radio("Change", ["granted", "withdrawn"], horizontal=True, key="consent_granted")
+                method = st.selectbox("How", [m for m in customers.CONSENT_METHODS if m != "import"],
+                                      format_func=lambda m: m.replace("_", " "), key="consent_method")
+                wording = st.text_area("Wording shown to the customer", key="consent_wording")
+                record = st.form_submit_button("Record")
+            if record:
+                def _record():
+                    with db.tenant_session(actor) as session:
+                        return customers.record_consent(session, actor=actor, customer_id=c.id, kind=kind,
+                                                        granted=granted == "granted", method=method, wording=wording)
+
+                if ui.attempt(_record):
+                    st.session_state["customer_pick_id"] = c.id
+                    ui.done_and_rerun("Consent recorded.")
+
+        st.markdown("**Consent history**")
+        if history.consent:
+            st.dataframe(pd.DataFrame({
+                "When": [ui.local_time(e.occurred_at, zone) for e in history.consent],
+                "Consent": [e.kind for e in history.consent],
+                "Change": ["granted" if e.granted else "withdrawn" for e in history.consent],
+                "How": [e.method.replace("_", " ") for e in history.consent],
+                "Wording": [e.wording or "" for e in history.consent],
+                "Captured by": [e.captured_by or "" for e in history.consent],
+            }), hide_index=True, width="stretch", key="consent_history")
+        else:
+            st.caption("No consent changes recorded.")
+        for label, lines, columns in [
+            ("Bookings", history.bookings, lambda b: {"When": ui.local_time(b.start_at, zone),
+                                                      "Service": b.service or "", "Staff": b.staff or "",
+                                                      "Status": b.status}),
+            ("Messages", history.messages, lambda m: {"When": ui.local_time(m.created_at, zone),
+                                                      "Direction": m.direction, "Status": m.status, "Text": m.body}),
+            ("Privacy requests", history.privacy_requests, lambda p: {
+                "Received": ui.local_time(p.received_at, zone), "Kind": p.kind, "Status": p.status,
+                "Due": ui.local_time(p.due_at, zone, "%Y-%m-%d")}),
+        ]:
+            st.markdown(f"**{label}**")
+            if lines:
+                st.dataframe(pd.DataFrame([columns(line) for line in lines]), hide_index=True, width="stretch")
+            else:
+                st.caption(f"No {label.lower()}.")
