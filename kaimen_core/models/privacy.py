@@ -10,10 +10,11 @@ from sqlmodel import Field, SQLModel
 
 from kaimen_core.models._types import BigId, JsonDoc, one_of, utcnow
 
-__all__ = ["PRIVACY_KINDS", "PRIVACY_STATUSES", "PrivacyRequest"]
+__all__ = ["PRIVACY_KINDS", "PRIVACY_REGIMES", "PRIVACY_STATUSES", "PrivacyRequest"]
 
 PRIVACY_KINDS = ("access", "correction", "deletion", "restriction")
 PRIVACY_STATUSES = ("received", "verified", "in_progress", "completed", "refused")
+PRIVACY_REGIMES = ("gdpr", "ccpa", "other")
 
 
 class PrivacyRequest(SQLModel, table=True):
@@ -23,8 +24,10 @@ class PrivacyRequest(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(one_of("kind", PRIVACY_KINDS), name="privacy_kind_known"),
         CheckConstraint(one_of("status", PRIVACY_STATUSES), name="privacy_status_known"),
+        CheckConstraint(one_of("regime", PRIVACY_REGIMES), name="privacy_regime_known"),
         Index("ix_privacy_requests_business_due", "business_id", "due_at"),
         Index("ix_privacy_requests_customer_id", "customer_id"),
+        Index("ix_privacy_requests_status", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -47,5 +50,15 @@ class PrivacyRequest(SQLModel, table=True):
     completed_at: datetime | None = None
     refusal_reason: str | None = Field(default=None, sa_type=Text)
     checkpoint: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
+    requester_name: str | None = Field(default=None, max_length=200, description="erased with the customer")
+    requester_contact: str | None = Field(default=None, max_length=254, description="erased with the customer")
+    subject_ref: str | None = Field(default=None, max_length=40, description="'customer 123': survives erasure")
+    acknowledge_by: datetime | None = Field(default=None, description="CCPA: 10 business days from receipt")
+    acknowledged_at: datetime | None = None
+    extension_notice: str | None = Field(default=None, sa_type=Text, description="what the person was told")
+    response: str | None = Field(default=None, sa_type=Text, description="how the request was answered")
+    changed_fields: list[str] = Field(default_factory=list, sa_type=JsonDoc, description="corrections: names only")
+    certificate: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
+    keep_until: datetime | None = Field(default=None, description="the record itself is kept 24 months")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,65 @@
+"""Privacy requests (access, correction, deletion, restriction) and verified erasure."""
+
+from kaimen_core.privacy._access import access_export
+from kaimen_core.privacy._deadlines import acknowledge_by, due_date, extended_due_date
+from kaimen_core.privacy._erasure import (
+    STEPS,
+    ErasureFailed,
+    ErasureResult,
+    ProviderErasers,
+    phone_hash,
+    run_erasure,
+)
+from kaimen_core.privacy._requests import (
+    CHANNELS,
+    OPEN_STATUSES,
+    RequestView,
+    acknowledge,
+    complete,
+    extend,
+    find_customer,
+    get_request,
+    lift_restriction,
+    list_requests,
+    load_request,
+    record_correction,
+    record_request,
+    refuse,
+    restrict,
+    start,
+    verify_identity,
+)
+from kaimen_core.privacy._verify import Finding, needles_for, scan
+
+__all__ = [
+    "CHANNELS",
+    "OPEN_STATUSES",
+    "STEPS",
+    "ErasureFailed",
+    "ErasureResult",
+    "Finding",
+    "ProviderErasers",
+    "RequestView",
+    "access_export",
+    "acknowledge",
+    "acknowledge_by",
+    "complete",
+    "due_date",
+    "extend",
+    "extended_due_date",
+    "find_customer",
+    "get_request",
+    "lift_restriction",
+    "list_requests",
+    "load_request",
+    "needles_for",
+    "phone_hash",
+    "record_correction",
+    "record_request",
+    "refuse",
+    "restrict",
+    "run_erasure",
+    "scan",
+    "start",
+    "verify_identity",
+]

@@ -1,0 +1,348 @@
+"""Privacy requests: recording, the workflow (verify, acknowledge, extend, start,
+complete, refuse), restriction, and the list with what is overdue or due soon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from kaimen_core import audit
+from kaimen_core.actors import Actor
+from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
+from kaimen_core.models import Business, Customer, PrivacyRequest, utcnow
+from kaimen_core.models.privacy import PRIVACY_KINDS, PRIVACY_REGIMES
+from kaimen_core.privacy._deadlines import (
+    DUE_SOON,
+    RETENTION,
+    acknowledge_by,
+    add_months,
+    due_date,
+    extended_due_date,
+)
+from kaimen_core.validators import clean_email, clean_name, clean_phone
+
+__all__ = [
+    "CHANNELS",
+    "OPEN_STATUSES",
+    "RequestView",
+    "acknowledge",
+    "complete",
+    "extend",
+    "find_customer",
+    "get_request",
+    "lift_restriction",
+    "list_requests",
+    "load_request",
+    "record_correction",
+    "record_request",
+    "refuse",
+    "restrict",
+    "start",
+    "verify_identity",
+]
+
+CHANNELS = ("email", "phone", "text message", "in person", "letter", "web form", "other")
+OPEN_STATUSES = ("received", "verified", "in_progress")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """A request as the Privacy pages show it."""
+
+    id: int
+    business_id: int
+    customer_id: int | None
+    subject_ref: str | None
+    kind: str
+    regime: str
+    status: str
+    channel: str
+    requester_name: str | None
+    received_at: datetime
+    due_at: datetime
+    effective_due_at: datetime
+    acknowledge_by: datetime | None
+    acknowledged_at: datetime | None
+    verified_at: datetime | None
+    verification_method: str | None
+    completed_at: datetime | None
+    refusal_reason: str | None
+    extension_notice: str | None
+    response: str | None
+    changed_fields: list[str]
+    certificate: dict
+    overdue: bool
+    due_soon: bool
+
+
+def _view(row: PrivacyRequest, now: datetime) -> RequestView:
+    effective = row.extended_until or row.due_at
+    open_ = row.status in OPEN_STATUSES
+    ack_late = bool(row.acknowledge_by and not row.acknowledged_at and now > row.acknowledge_by)
+    return RequestView(
+        id=row.id, business_id=row.business_id, customer_id=row.customer_id, subject_ref=row.subject_ref,
+        kind=row.kind, regime=row.regime, status=row.status, channel=row.channel,
+        requester_name=row.requester_name, received_at=row.received_at, due_at=row.due_at,
+        effective_due_at=effective, acknowledge_by=row.acknowledge_by, acknowledged_at=row.acknowledged_at,
+        verified_at=row.verified_at, verification_method=row.verification_method, completed_at=row.completed_at,
+        refusal_reason=row.refusal_reason, extension_notice=row.extension_notice, response=row.response,
+        changed_fields=list(row.changed_fields or []), certificate=dict(row.certificate or {}),
+        overdue=open_ and (now > effective or ack_late), due_soon=open_ and now <= effective <= now + DUE_SOON,
+    )
+
+
+def _business_for(session: Session, actor: Actor, business_id: int | None, purpose: str) -> int:
+    """The business the actor may act on: their own, or (operators) the one named."""
+    if actor.is_operator:
+        if business_id is None:
+            raise ValidationError("Choose the business this request belongs to.", field="business_id")
+        audit.record_operator_access(session, actor=actor, purpose=purpose, business_id=business_id)
+        return business_id
+    actor.require("owner")
+    if business_id is not None and business_id != actor.business_id:
+        raise PermissionDenied("You can only act on your own business's privacy requests.")
+    return actor.business_id
+
+
+def load_request(session: Session, *, actor: Actor, request_id: int) -> PrivacyRequest:
+    """The request row, if the actor may see it (owners: their business; operators: any)."""
+    if actor.is_operator:
+        audit.record_operator_access(session, actor=actor, purpose="privacy_request")
+        row = session.get(PrivacyRequest, request_id)
+    else:
+        actor.require("owner")
+        row = session.exec(
+            select(PrivacyRequest).where(
+                PrivacyRequest.id == request_id, PrivacyRequest.business_id == actor.business_id
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such privacy request.")
+    return row
+
+
+def find_customer(session: Session, *, actor: Actor, business_id: int | None = None,
+                  phone: str | None = None, email: str | None = None) -> Customer | None:
+    """The business's customer with this phone (any format) or email, if any."""
+    business = _business_for(session, actor, business_id, "privacy_match")
+    query = select(Customer).where(Customer.business_id == business)
+    if phone and phone.strip():
+        region = session.exec(select(Business.region).where(Business.id == business)).one()
+        query = query.where(Customer.phone_e164 == clean_phone(phone, region=region))
+    elif email and email.strip():
+        query = query.where(Customer.email == clean_email(email))
+    else:
+        raise ValidationError("Give the phone number or email the person is known by.", field="phone")
+    return session.exec(query).first()
+
+
+def record_request(
+    session: Session, *, actor: Actor, kind: str, regime: str, channel: str, requester_name: str,
+    requester_contact: str | None = None, phone: str | None = None, email: str | None = None,
+    received_at: datetime | None = None, business_id: int | None = None,
+) -> RequestView:
+    """Record a request as received, matched to a customer by phone or email; set its due dates."""
+    business = _business_for(session, actor, business_id, "privacy_record")
+    if kind not in PRIVACY_KINDS:
+        raise ValidationError(f"Unknown request kind {kind!r}.", field="kind")
+    if regime not in PRIVACY_REGIMES:
+        raise ValidationError(f"Unknown regime {regime!r}.", field="regime")
+    if channel not in CHANNELS:
+        raise ValidationError(f"Unknown channel {channel!r}.", field="channel")
+    name = clean_name(requester_name, field="requester_name", label="Requester's name", max_length=200)
+    now = utcnow()
+    received = received_at or now
+    if received.utcoffset() is None:
+        raise ValidationError("The date received needs a time zone.", field="received_at")
+    if received > now:
+        raise ValidationError("The date received cannot be in the future.", field="received_at")
+    customer = find_customer(session, actor=actor, business_id=business, phone=phone, email=email)
+    if customer is None:
+        raise ValidationError("No customer of this business has that phone number or email.", field="phone")
+    row = PrivacyRequest(
+        business_id=business, customer_id=customer.id, subject_ref=f"customer {customer.id}", kind=kind,
+        regime=regime, channel=channel, requester_name=name,
+        requester_contact=(requester_contact or "").strip()[:254] or None,
+        received_at=received, due_at=due_date(regime, received), acknowledge_by=acknowledge_by(regime, received),
+        keep_until=add_months(received, RETENTION),
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, actor, row, "privacy.recorded", kind=kind, regime=regime)
+    return _view(row, now)
+
+
+def list_requests(
+    session: Session, *, actor: Actor, business_id: int | None = None, kind: str | None = None,
+    open_only: bool = False, limit: int = 500,
+) -> list[RequestView]:
+    """Owners: their business's requests; operators: every business's (or one). Soonest due first."""
+    query = select(PrivacyRequest)
+    if actor.is_operator:
+        audit.record_operator_access(session, actor=actor, purpose="privacy_requests", business_id=business_id)
+        if business_id is not None:
+            query = query.where(PrivacyRequest.business_id == business_id)
+    else:
+        query = query.where(PrivacyRequest.business_id == _business_for(session, actor, business_id, ""))
+    if kind:
+        query = query.where(PrivacyRequest.kind == kind)
+    if open_only:
+        query = query.where(col(PrivacyRequest.status).in_(OPEN_STATUSES))
+    rows = session.exec(query.order_by(col(PrivacyRequest.due_at), col(PrivacyRequest.id)).limit(limit)).all()
+    now = utcnow()
+    return [_view(row, now) for row in rows]
+
+
+def get_request(session: Session, *, actor: Actor, request_id: int) -> RequestView:
+    """One request."""
+    return _view(load_request(session, actor=actor, request_id=request_id), utcnow())
+
+
+def _audit(session: Session, actor: Actor, row: PrivacyRequest, action: str, **detail) -> None:
+    audit.record(session, actor=actor, action=action, business_id=row.business_id,
+                 target_type="privacy_request", target_id=row.id, detail=detail or None)
+
+
+def _open(row: PrivacyRequest) -> None:
+    if row.status not in OPEN_STATUSES:
+        raise ValidationError(f"This request is already {row.status}.", field="status")
+
+
+def verify_identity(session: Session, *, actor: Actor, request_id: int, method: str) -> RequestView:
+    """Record who checked the person's identity, and how."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    row.verification_method = clean_name(method, field="method", label="How identity was checked", max_length=200)
+    row.verified_by_user_id, row.verified_at = actor.user_id, utcnow()
+    if row.status == "received":
+        row.status = "verified"
+    return _save(session, actor, row, "privacy.verified")
+
+
+def acknowledge(session: Session, *, actor: Actor, request_id: int) -> RequestView:
+    """Record that receipt was acknowledged to the person (CCPA: within 10 business days)."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.acknowledged_at is not None:
+        raise ValidationError("Receipt was already acknowledged.", field="status")
+    row.acknowledged_at = utcnow()
+    return _save(session, actor, row, "privacy.acknowledged")
+
+
+def extend(session: Session, *, actor: Actor, request_id: int, notice: str) -> RequestView:
+    """Extend the due date once, as far as the regime allows, recording the notice sent."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.extended_until is not None:
+        raise ValidationError("This request was already extended once.", field="status")
+    text = (notice or "").strip()
+    if len(text) < 20:
+        raise ValidationError("Record the notice you sent the person (why, and the new date).", field="notice")
+    row.extension_notice = text[:2000]
+    row.extended_until = extended_due_date(row.regime, row.due_at)
+    return _save(session, actor, row, "privacy.extended")
+
+
+def start(session: Session, *, actor: Actor, request_id: int) -> RequestView:
+    """Begin work; identity must have been verified first."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.verified_at is None:
+        raise ValidationError("Verify the person's identity first.", field="status")
+    row.status = "in_progress"
+    return _save(session, actor, row, "privacy.started")
+
+
+def refuse(session: Session, *, actor: Actor, request_id: int, legal_reason: str) -> RequestView:
+    """Refuse the request, recording the legal reason."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    reason = (legal_reason or "").strip()
+    if len(reason) < 10:
+        raise ValidationError("Give the legal reason for refusing (at least 10 characters).", field="legal_reason")
+    row.refusal_reason, row.status, row.completed_at = reason[:2000], "refused", utcnow()
+    return _save(session, actor, row, "privacy.refused")
+
+
+def complete(session: Session, *, actor: Actor, request_id: int, response: str) -> RequestView:
+    """Close an access, correction or restriction request with the response given."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.kind == "deletion":
+        raise ValidationError("A deletion request completes when its erasure has run.", field="kind")
+    if row.verified_at is None:
+        raise ValidationError("Verify the person's identity first.", field="status")
+    if row.kind == "restriction" and row.customer_id is not None:
+        customer = session.get(Customer, row.customer_id)
+        if customer is not None and customer.restricted_at is None:
+            raise ValidationError("Restrict the customer before completing the request.", field="kind")
+    text = (response or "").strip()
+    if len(text) < 5:
+        raise ValidationError("Record how the request was answered.", field="response")
+    row.response, row.status, row.completed_at = text[:2000], "completed", utcnow()
+    return _save(session, actor, row, "privacy.completed")
+
+
+def record_correction(session: Session, *, actor: Actor, request_id: int, fields: list[str]) -> RequestView:
+    """Note which fields a correction changed (names only, never the values)."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.kind != "correction":
+        raise ValidationError("Only a correction request records changed fields.", field="kind")
+    allowed = {"name", "phone", "email", "notes", "tags", "preferred_language", "time_zone"}
+    unknown = sorted(set(fields) - allowed)
+    if unknown or not fields:
+        raise ValidationError(f"Choose the corrected fields from: {', '.join(sorted(allowed))}.", field="fields")
+    row.changed_fields = sorted(set(row.changed_fields or []) | set(fields))
+    return _save(session, actor, row, "privacy.corrected", fields=",".join(row.changed_fields))
+
+
+def _customer_of(session: Session, row: PrivacyRequest) -> Customer:
+    customer = session.get(Customer, row.customer_id) if row.customer_id is not None else None
+    if customer is None:
+        raise NotFound("The customer this request concerns no longer exists.")
+    return customer
+
+
+def restrict(session: Session, *, actor: Actor, request_id: int) -> RequestView:
+    """Keep the customer but stop processing them: no texts, no AI, no bulk exports or marketing."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    _open(row)
+    if row.kind != "restriction":
+        raise ValidationError("Only a restriction request restricts the customer.", field="kind")
+    if row.verified_at is None:
+        raise ValidationError("Verify the person's identity first.", field="status")
+    customer = _customer_of(session, row)
+    if customer.restricted_at is None:
+        customer.restricted_at = customer.updated_at = utcnow()
+        session.add(customer)
+    if row.status != "in_progress":
+        row.status = "in_progress"
+    return _save(session, actor, row, "privacy.restricted")
+
+
+def lift_restriction(session: Session, *, actor: Actor, request_id: int, notice: str) -> RequestView:
+    """Lift a restriction; the notice told to the person beforehand is recorded."""
+    row = load_request(session, actor=actor, request_id=request_id)
+    if row.kind != "restriction":
+        raise ValidationError("Only a restriction request can be lifted.", field="kind")
+    text = (notice or "").strip()
+    if len(text) < 20:
+        raise ValidationError("Record the notice you gave the person before lifting it.", field="notice")
+    customer = _customer_of(session, row)
+    if customer.restricted_at is None:
+        raise ValidationError("This customer is not restricted.", field="kind")
+    customer.restricted_at, customer.updated_at = None, utcnow()
+    session.add(customer)
+    row.response = ((row.response or "") + f"\nRestriction lifted with notice: {text}").strip()[:4000]
+    return _save(session, actor, row, "privacy.restriction_lifted")
+
+
+def _save(session: Session, actor: Actor, row: PrivacyRequest, action: str, **detail) -> RequestView:
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    _audit(session, actor, row, action, **detail)
+    return _view(row, utcnow())

@@ -1,0 +1,233 @@
+"""Erasure: every trace of the person gone, verified by a scan of the whole schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kaimen_core import db, privacy
+from kaimen_core.exceptions import ValidationError
+from kaimen_core.models import (
+    AuditEvent,
+    Booking,
+    ConsentEvent,
+    Customer,
+    EnforcementAction,
+    Job,
+    Message,
+    PrivacyRequest,
+    StaffMember,
+    SuppressionEntry,
+    WebhookEvent,
+)
+from kaimen_core.privacy import ErasureFailed, ProviderErasers
+from tests.factories import count, make_business, make_operator, rows
+
+NAME, PHONE, EMAIL = "Maria Lopez", "+12125550199", "maria.lopez@example.com"
+
+
+class FakeProviders:
+    """Records what the erasure asked the providers to delete; can fail once on demand."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.deleted: list[str] = []
+        self.fail_on = fail_on
+
+    def delete(self, ref: str) -> None:
+        if ref == self.fail_on:
+            self.fail_on = None
+            raise ConnectionError("provider down")
+        self.deleted.append(ref)
+
+    @property
+    def erasers(self) -> ProviderErasers:
+        return ProviderErasers(delete_message=self.delete, delete_media=self.delete, message_service="fake")
+
+
+def _seed(tenant, *, name=NAME, phone=PHONE, email=EMAIL, opted_out=True) -> dict[str, int]:
+    """The person's data in every table that can hold it, plus a neighbour's."""
+    b = tenant.business_id
+    now = datetime.now(UTC)
+    with db.system_session() as session:
+        person = Customer(business_id=b, name=name, phone_e164=phone, email=email, notes=f"{name} likes tea",
+                          opted_out_at=now if opted_out else None)
+        neighbour = Customer(business_id=b, name="Ava Chen", phone_e164="+12125550123", email="ava@example.com")
+        staff = StaffMember(business_id=b, name="Sam Rivera")
+        session.add_all([person, neighbour, staff])
+        session.flush()
+        session.add_all([
+            ConsentEvent(business_id=b, customer_id=person.id, kind="opt_out", granted=False, method="keyword",
+                         wording=f"STOP from {phone}"),
+            Message(business_id=b, customer_id=person.id, direction="inbound", status="received",
+                    body=f"Hi it's {name}, call me on (212) 555-0199", provider_sid=f"SMperson1b{b}",
+                    media=[{"ref": "local:mms/abc.jpg", "content_type": "image/jpeg"}]),
+            Message(business_id=b, customer_id=person.id, direction="outbound", status="delivered",
+                    body="See you Tuesday!", provider_sid=f"SMperson2b{b}"),
+            Message(business_id=b, customer_id=neighbour.id, direction="inbound", status="received",
+                    body="Ava here, running late", provider_sid=f"SMneighbourb{b}"),
+            Booking(business_id=b, customer_id=person.id, staff_id=staff.id, notes=f"{email} prefers mornings",
+                    start_at=now - timedelta(days=3), end_at=now - timedelta(days=3, minutes=-45), status="completed"),
+            Job(business_id=b, kind="send_message", payload={"to": phone, "customer_id": person.id}),
+            Job(business_id=b, kind="send_message", payload={"to": "+12125550123", "customer_id": neighbour.id}),
+            WebhookEvent(provider="twilio", event_id=f"SMperson1b{b}", business_id=b, kind="message.inbound",
+                         payload={"From": phone, "Body": f"Hi it's {name}"}),
+        ])
+        session.flush()
+        return {"person": person.id, "neighbour": neighbour.id, "staff": staff.id}
+
+
+def _deleted(tenant) -> list[str]:
+    b = tenant.business_id
+    return sorted([f"SMperson1b{b}", f"SMperson2b{b}", "local:mms/abc.jpg"])
+
+
+def _deletion_request(tenant, *, verify=True) -> int:
+    with db.tenant_session(tenant.owner) as session:
+        view = privacy.record_request(session, actor=tenant.owner, kind="deletion", regime="gdpr",
+                                      channel="text message", requester_name=NAME, requester_contact=PHONE,
+                                      phone="212-555-0199")
+        if verify:
+            privacy.verify_identity(session, actor=tenant.owner, request_id=view.id,
+                                    method="Texted a code to the number on file")
+    return view.id
+
+
+def _everything_scanned(tenant) -> list:
+    with db.system_session() as session:
+        return privacy.scan(session, business_id=tenant.business_id,
+                            needles=privacy.needles_for(name=NAME, phone_e164=PHONE, email=EMAIL, region="US"))
+
+
+def test_erasure_leaves_no_trace_in_any_table_and_issues_a_certificate(database):
+    tenant = make_business()
+    ids = _seed(tenant)
+    request_id = _deletion_request(tenant)
+    assert {f.table for f in _everything_scanned(tenant)} >= {"customers", "messages", "bookings", "jobs",
+                                                              "webhook_events", "consent_events",
+                                                              "privacy_requests"}
+    providers = FakeProviders()
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+
+    assert result.status == "completed"
+    assert list(result.steps_done) == list(privacy.STEPS)
+    assert _everything_scanned(tenant) == []
+    assert sorted(providers.deleted) == _deleted(tenant)
+    assert count(Customer, Customer.id == ids["person"]) == 0
+    assert count(Message, Message.customer_id == ids["neighbour"]) == 1  # the neighbour is untouched
+    assert count(Job) == 1
+    booking = rows(Booking, Booking.staff_id == ids["staff"])[0]
+    assert booking.customer_id is None and booking.notes is None  # kept for the business's records
+    assert rows(WebhookEvent)[0].payload == {"erased": True}  # kept for idempotency, emptied
+    assert count(SuppressionEntry, SuppressionEntry.phone_hash == privacy.phone_hash(tenant.business_id, PHONE)) == 1
+    record = rows(PrivacyRequest, PrivacyRequest.id == request_id)[0]
+    assert record.requester_name is None and record.requester_contact is None and record.customer_id is None
+    assert record.subject_ref == f"customer {ids['person']}" and record.received_at is not None
+    assert "subject" not in record.checkpoint
+    certificate = result.certificate
+    assert certificate["removed"]["database"]["messages"] == 2
+    assert certificate["removed"]["database"]["bookings_detached"] == 1
+    assert certificate["removed"]["providers"] == {"service": "fake", "message_records": 2, "media": 1}
+    assert certificate["verification"]["hits"] == 0
+    assert certificate["run_by"] == f"owner:{tenant.username}"
+    steps = [e.action for e in rows(AuditEvent, AuditEvent.action.startswith("privacy.erasure"))]
+    assert steps == [f"privacy.erasure.{s}" for s in privacy.STEPS]
+
+
+def test_running_it_again_is_harmless(database):
+    tenant = make_business()
+    _seed(tenant)
+    request_id = _deletion_request(tenant)
+    providers = FakeProviders()
+    first = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+    again = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+    assert again.status == "completed" and again.certificate == first.certificate
+    assert len(providers.deleted) == 3
+
+
+def test_a_crash_between_steps_resumes_where_it_stopped(database):
+    tenant = make_business()
+    _seed(tenant)
+    request_id = _deletion_request(tenant)
+    providers = FakeProviders()
+    stopped = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers,
+                                  stop_after="database")
+    assert stopped.status == "in_progress" and stopped.steps_done == ["prepare", "database"]
+    assert providers.deleted == []
+
+    resumed = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+    assert resumed.status == "completed"
+    assert sorted(providers.deleted) == _deleted(tenant)
+    assert _everything_scanned(tenant) == []
+
+
+def test_a_provider_failure_keeps_progress_and_a_rerun_finishes_without_repeating(database):
+    tenant = make_business()
+    _seed(tenant)
+    request_id = _deletion_request(tenant)
+    providers = FakeProviders(fail_on=f"SMperson2b{tenant.business_id}")
+    with pytest.raises(ErasureFailed, match="did not confirm a deletion"):
+        privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+    assert providers.deleted == [f"SMperson1b{tenant.business_id}"]
+    assert rows(PrivacyRequest, PrivacyRequest.id == request_id)[0].status == "in_progress"
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+    assert result.status == "completed"
+    assert sorted(providers.deleted) == _deleted(tenant)
+
+
+def test_a_trace_the_pipeline_does_not_know_stops_the_request_with_the_findings(database):
+    tenant = make_business()
+    _seed(tenant)
+    with db.system_session() as session:
+        session.add(EnforcementAction(business_id=tenant.business_id, action="warn",
+                                      reason=f"Complaint forwarded by {EMAIL}"))
+    request_id = _deletion_request(tenant)
+    with pytest.raises(ErasureFailed, match=r"enforcement_actions\.reason \(email\)"):
+        privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=FakeProviders().erasers)
+    record = rows(PrivacyRequest, PrivacyRequest.id == request_id)[0]
+    assert record.status == "in_progress"
+    assert record.checkpoint["verification"]["findings"] == [
+        {"table": "enforcement_actions", "column": "reason", "row": str(rows(EnforcementAction)[0].id),
+         "matched": "email"}]
+
+
+def test_names_match_whole_words_only(database):
+    tenant = make_business()
+    with db.system_session() as session:
+        session.add(Customer(business_id=tenant.business_id, name="Sal", phone_e164="+12125550150"))
+    with db.system_session() as session:
+        found = privacy.scan(session, business_id=tenant.business_id,
+                             needles=privacy.needles_for(name="Al", phone_e164=None, email=None, region="US"))
+    assert found == []  # "Al" inside "Sal" (or "Salon" in a business name) is not the person
+
+
+def test_an_unverified_request_cannot_be_erased(database):
+    tenant = make_business()
+    _seed(tenant)
+    request_id = _deletion_request(tenant, verify=False)
+    with pytest.raises(ValidationError, match="Verify the person's identity before erasing"):
+        privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=FakeProviders().erasers)
+    assert count(Customer, Customer.name == NAME) == 1
+
+
+def test_operators_run_erasures_for_any_business_and_are_audited(database):
+    tenant = make_business()
+    _seed(tenant)
+    request_id = _deletion_request(tenant)
+    operator, _ = make_operator()
+    result = privacy.run_erasure(actor=operator, request_id=request_id, erasers=FakeProviders().erasers)
+    assert result.status == "completed"
+    assert result.certificate["run_by"].startswith("operator:")
+    assert count(AuditEvent, AuditEvent.action == "operator.access") >= 1
+
+
+def test_another_business_is_untouched(database):
+    a, b = make_business(), make_business()
+    _seed(a)
+    theirs = _seed(b)
+    request_id = _deletion_request(a)
+    privacy.run_erasure(actor=a.owner, request_id=request_id, erasers=FakeProviders().erasers)
+    assert count(Customer, Customer.id == theirs["person"]) == 1
+    assert len(_everything_scanned(b)) > 0
