@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import dashboard, db
+from kaimen_core import bookings, dashboard, db
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -52,6 +52,28 @@ else:
     cols[1].metric("Upcoming bookings", overview.upcoming_bookings)
     cols[2].metric("Texts, last 30 days", overview.messages_last_30_days)
     cols[3].metric("Open privacy requests", overview.open_privacy_requests)
+    with db.tenant_session(actor) as session:
+        figures = bookings.dashboard_figures(session, actor=actor)
+    st.subheader("Bookings")
+    weeks = [f"{monday:%Y-%m-%d}" for monday in figures.weeks]
+    left, middle, right = st.columns(3)
+    with left:
+        st.caption("Bookings per week (not cancelled)")
+        st.bar_chart(pd.DataFrame({"Week of": weeks, "Bookings": figures.bookings_per_week}), x="Week of",
+                     y="Bookings", height=220)
+    with middle:
+        st.caption("No-show rate (of appointments that happened)")
+        st.line_chart(pd.DataFrame({"Week of": weeks, "No-show rate": [
+            None if rate is None else rate * 100 for rate in figures.no_show_rate]}), x="Week of", y="No-show rate",
+            y_label="%", height=220)
+    with right:
+        st.caption(f"Utilisation by staff, last {figures.utilisation_days} days")
+        if figures.utilisation:
+            st.bar_chart(pd.DataFrame({"Staff": list(figures.utilisation),
+                                       "Booked %": [v * 100 for v in figures.utilisation.values()]}),
+                         x="Staff", y="Booked %", height=220)
+        else:
+            st.caption("No staff yet.")
     if actor.role == "owner":
         st.subheader("Recent activity")
         _activity_table(overview.recent_activity, overview.time_zone)
