@@ -1,6 +1,7 @@
 """Privacy requests (access, correction, deletion, restriction) and verified erasure."""
 
 from kaimen_core.privacy._access import access_export
+from kaimen_core.privacy._bulk import COMMAND_LINE_OPERATOR, BulkResult, erase_requests, read_request_ids
 from kaimen_core.privacy._deadlines import acknowledge_by, due_date, extended_due_date
 from kaimen_core.privacy._erasure import (
     STEPS,
@@ -12,7 +13,9 @@ from kaimen_core.privacy._erasure import (
 )
 from kaimen_core.privacy._requests import (
     CHANNELS,
+    KINDS,
     OPEN_STATUSES,
+    REGIMES,
     RequestView,
     acknowledge,
     complete,
@@ -33,8 +36,12 @@ from kaimen_core.privacy._verify import Finding, needles_for, scan
 
 __all__ = [
     "CHANNELS",
+    "COMMAND_LINE_OPERATOR",
+    "KINDS",
     "OPEN_STATUSES",
+    "REGIMES",
     "STEPS",
+    "BulkResult",
     "ErasureFailed",
     "ErasureResult",
     "Finding",
@@ -45,6 +52,7 @@ __all__ = [
     "acknowledge_by",
     "complete",
     "due_date",
+    "erase_requests",
     "extend",
     "extended_due_date",
     "find_customer",
@@ -54,6 +62,7 @@ __all__ = [
     "load_request",
     "needles_for",
     "phone_hash",
+    "read_request_ids",
     "record_correction",
     "record_request",
     "refuse",

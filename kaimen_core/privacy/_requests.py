@@ -25,7 +25,9 @@ from kaimen_core.validators import clean_email, clean_name, clean_phone
 
 __all__ = [
     "CHANNELS",
+    "KINDS",
     "OPEN_STATUSES",
+    "REGIMES",
     "RequestView",
     "acknowledge",
     "complete",
@@ -43,6 +45,8 @@ __all__ = [
     "verify_identity",
 ]
 
+KINDS = PRIVACY_KINDS
+REGIMES = PRIVACY_REGIMES
 CHANNELS = ("email", "phone", "text message", "in person", "letter", "web form", "other")
 OPEN_STATUSES = ("received", "verified", "in_progress")
 

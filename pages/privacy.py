@@ -1,0 +1,172 @@
+"""Owners: privacy requests from customers — record, verify, answer, and erase."""
+
+import json
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from kaimen_core import db, privacy, tenancy
+from pages import _ui as ui
+
+actor = ui.actor()
+st.title("Privacy requests")
+st.caption("People may ask what you hold about them, to correct it, to restrict it or to erase it. "
+           "Record each request here the day it arrives: the due date follows from the law that applies.")
+ui.show_done()
+
+with db.tenant_session(actor) as session:
+    zone = tenancy.get_business(session, actor=actor).time_zone
+    requests = privacy.list_requests(session, actor=actor)
+
+with st.expander("Record a new request", expanded=not requests):
+    with st.form("privacy_record", clear_on_submit=True):
+        left, middle, right = st.columns(3)
+        kind = left.selectbox("Kind", privacy.KINDS, key="pr_kind")
+        regime = middle.selectbox("Law", privacy.REGIMES, format_func=str.upper, key="pr_regime")
+        channel = right.selectbox("How they asked", privacy.CHANNELS, key="pr_channel")
+        requester = left.text_input("Requester's name", key="pr_requester")
+        contact = middle.text_input("How to reach them", key="pr_contact")
+        received = right.date_input("Received on", key="pr_received", max_value=datetime.now(ZoneInfo(zone)).date())
+        phone = left.text_input("Customer's phone", key="pr_phone")
+        email = middle.text_input("or customer's email", key="pr_email")
+        submitted = st.form_submit_button("Record request", type="primary")
+    if submitted:
+        now_local = datetime.now(ZoneInfo(zone))
+        moment = now_local if received == now_local.date() else datetime.combine(received, time(12), ZoneInfo(zone))
+
+        def _record():
+            with db.tenant_session(actor) as session:
+                return privacy.record_request(session, actor=actor, kind=kind, regime=regime, channel=channel,
+                                              requester_name=requester, requester_contact=contact, phone=phone,
+                                              email=email, received_at=moment)
+
+        view = ui.attempt(_record)
+        if view:
+            ui.done_and_rerun(f"Recorded request {view.id}; due {ui.local_time(view.due_at, zone, '%Y-%m-%d')}.")
+
+if not requests:
+    st.info("No privacy requests yet.")
+    st.stop()
+
+
+def _attention(view: privacy.RequestView) -> str:
+    if view.overdue:
+        return "OVERDUE"
+    if view.due_soon:
+        return "due soon"
+    return ""
+
+
+st.dataframe(
+    pd.DataFrame({
+        "Id": [v.id for v in requests],
+        "Attention": [_attention(v) for v in requests],
+        "Kind": [v.kind for v in requests],
+        "Law": [v.regime.upper() for v in requests],
+        "Status": [v.status.replace("_", " ") for v in requests],
+        "Subject": [v.subject_ref or "" for v in requests],
+        "Received": [ui.local_time(v.received_at, zone, "%Y-%m-%d") for v in requests],
+        "Due": [ui.local_time(v.effective_due_at, zone, "%Y-%m-%d") for v in requests],
+    }),
+    hide_index=True,
+    width="stretch",
+)
+overdue = sum(v.overdue for v in requests)
+if overdue:
+    st.error(f"{overdue} request(s) are overdue.")
+
+chosen = st.selectbox("Work on request", requests, key="pr_chosen",
+                      format_func=lambda v: f"#{v.id} · {v.kind} · {v.status.replace('_', ' ')} · {_attention(v)}")
+view = next(v for v in requests if v.id == chosen.id)
+
+
+def _run(fn, message: str, **kwargs) -> None:
+    def _action():
+        with db.tenant_session(actor) as session:
+            return fn(session, actor=actor, request_id=view.id, **kwargs)
+
+    if ui.attempt(_action) is not None:
+        ui.done_and_rerun(message)
+
+
+st.subheader(f"Request #{view.id}: {view.kind}")
+facts = {
+    "Requester": view.requester_name or "(erased)", "Law": view.regime.upper(), "How they asked": view.channel,
+    "Received": ui.local_time(view.received_at, zone), "Due": ui.local_time(view.effective_due_at, zone),
+    "Acknowledge by": ui.local_time(view.acknowledge_by, zone) or "n/a",
+    "Acknowledged": ui.local_time(view.acknowledged_at, zone) or "no",
+    "Identity verified": f"{ui.local_time(view.verified_at, zone)} — {view.verification_method}"
+    if view.verified_at else "not yet",
+}
+st.table(pd.DataFrame({"": list(facts), "Value": list(facts.values())}).set_index(""))
+if view.extension_notice:
+    st.caption("Extension notice: " + ui.plain(view.extension_notice))
+if view.refusal_reason:
+    st.warning("Refused: " + ui.plain(view.refusal_reason))
+if view.response:
+    st.caption("Response: " + ui.plain(view.response))
+
+open_ = view.status in privacy.OPEN_STATUSES
+if open_:
+    with st.form("pr_verify"):
+        method = st.text_input("How was their identity checked?", key="pr_method")
+        if st.form_submit_button("Record identity check"):
+            _run(privacy.verify_identity, "Identity check recorded.", method=method)
+    cols = st.columns(2)
+    if view.acknowledge_by and not view.acknowledged_at and cols[0].button("Receipt acknowledged", key="pr_ack"):
+        _run(privacy.acknowledge, "Acknowledgement recorded.")
+    if view.status == "verified" and cols[1].button("Start work", key="pr_start"):
+        _run(privacy.start, "Marked in progress.")
+
+if open_ and view.kind == "access":
+    if st.button("Prepare the access export", key="pr_prepare"):
+        def _export():
+            with db.tenant_session(actor) as session:
+                return privacy.access_export(session, actor=actor, request_id=view.id)
+
+        export = ui.attempt(_export)
+        if export:
+            st.download_button("Download ZIP", data=export[1], file_name=export[0], mime="application/zip",
+                               key="pr_download")
+elif open_ and view.kind == "correction":
+    st.caption("Correct the details on the customer's page, then record which fields you changed.")
+    fields = st.multiselect("Fields corrected", ["name", "phone", "email", "notes", "tags", "preferred_language",
+                                                   "time_zone"], key="pr_fields")
+    if st.button("Record correction", key="pr_correct"):
+        _run(privacy.record_correction, "Correction recorded.", fields=fields)
+elif view.kind == "restriction" and view.status != "refused":
+    if open_ and st.button("Restrict the customer (no texts, no AI, no exports or marketing)", key="pr_restrict"):
+        _run(privacy.restrict, "Customer restricted.")
+    with st.form("pr_lift"):
+        notice = st.text_area("Notice given to the person before lifting", key="pr_lift_notice")
+        if st.form_submit_button("Lift the restriction"):
+            _run(privacy.lift_restriction, "Restriction lifted.", notice=notice)
+elif open_ and view.kind == "deletion":
+    st.warning("Erasure deletes the customer, their messages and consent history, detaches them from bookings, "
+               "deletes their message records at the SMS provider, then scans every table to prove nothing is left.")
+    sure = st.checkbox("I understand this cannot be undone.", key="pr_sure")
+    if st.button("Run erasure", type="primary", key="pr_erase", disabled=not sure):
+        result = ui.attempt(lambda: privacy.run_erasure(actor=actor, request_id=view.id))
+        if result:
+            ui.done_and_rerun(f"Erasure complete for request #{view.id}; certificate issued.")
+
+if view.certificate:
+    st.subheader("Completion certificate")
+    st.code(json.dumps(view.certificate, indent=2), language="json")
+
+if open_ and view.kind != "deletion":
+    with st.form("pr_complete"):
+        response = st.text_area("How was it answered?", key="pr_response")
+        if st.form_submit_button("Mark completed"):
+            _run(privacy.complete, "Request completed.", response=response)
+if open_:
+    with st.form("pr_extend"):
+        notice = st.text_area("Extension notice sent to the person", key="pr_notice")
+        if st.form_submit_button("Extend the due date"):
+            _run(privacy.extend, "Due date extended.", notice=notice)
+    with st.form("pr_refuse"):
+        reason = st.text_area("Legal reason for refusing", key="pr_reason")
+        if st.form_submit_button("Refuse the request"):
+            _run(privacy.refuse, "Request refused.", legal_reason=reason)
