@@ -46,7 +46,7 @@ EXPORT_COLUMNS = {
 _BOOLEAN = {"transactional_consent", "marketing_consent"}
 _TIMES = {"marketing_consent_at", "opted_out_at", "created_at"}
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-_PG_TIME = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+_FIRST_CODES = "(61, 43, 45, 64, 9, 13, 10, 39)"  # = + - @ tab CR LF, and the quote itself
 
 
 def neutralise(value: str) -> str:
@@ -59,16 +59,22 @@ def neutralise(value: str) -> str:
 
 
 def _pg_safe(expression: str) -> str:
-    return f"CASE WHEN {expression} ~ '^''*[-=+@\\t\\r\\n]' THEN '''' || {expression} ELSE {expression} END"
+    # A cheap first-character test (an integer compare); the exact rule (quotes, then a
+    # trigger) runs only for the few cells that pass it.
+    return (f"CASE WHEN ascii({expression}) IN {_FIRST_CODES} AND {expression} ~ '^''*[-=+@\\t\\r\\n]' "
+            f"THEN '''' || {expression} ELSE {expression} END")
 
 
 def _pg_column(column: str) -> str:
     if column in _BOOLEAN:
         return f"CASE WHEN {column} THEN 'yes' ELSE 'no' END"
-    if column in _TIMES:
-        return f"to_char({column} AT TIME ZONE 'UTC', {_PG_TIME})"
+    if column in _TIMES:  # 2026-03-01T09:30:00Z
+        return f"replace(left(({column} AT TIME ZONE 'UTC')::text, 19), ' ', 'T') || 'Z'"
     if column == "tags":
-        return _pg_safe("(SELECT string_agg(t, '; ') FROM jsonb_array_elements_text(tags) AS t)")
+        return _pg_safe("CASE WHEN tags = '[]'::jsonb THEN NULL ELSE "
+                        "(SELECT string_agg(t, '; ') FROM jsonb_array_elements_text(tags) AS t) END")
+    if column == "phone_e164":  # always E.164, so always "+...": quoted without testing
+        return "'''' || phone_e164"
     return _pg_safe(column)
 
 
