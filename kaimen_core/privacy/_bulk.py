@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import KaimenError, ValidationError
-from kaimen_core.privacy._erasure import run_erasure
+from kaimen_core.privacy._erasure import ProviderErasers, run_erasure
 
 __all__ = ["COMMAND_LINE_OPERATOR", "BulkResult", "erase_requests", "read_request_ids"]
 
@@ -44,13 +44,14 @@ def read_request_ids(path: Path) -> list[int]:
 
 def erase_requests(
     request_ids: Iterable[int], *, actor: Actor, on_progress: Callable[[int, int, BulkResult], None] | None = None,
+    erasers: ProviderErasers | None = None,
 ) -> list[BulkResult]:
     """Run (or resume) each erasure in turn; one failure does not stop the others."""
     ids = list(request_ids)
     results: list[BulkResult] = []
     for done, request_id in enumerate(ids, start=1):
         try:
-            result = run_erasure(actor=actor, request_id=request_id)
+            result = run_erasure(actor=actor, request_id=request_id, erasers=erasers)
             outcome = BulkResult(request_id, result.status,
                                  f"verified, {result.certificate.get('verification', {}).get('hits', 0)} traces left")
         except KaimenError as exc:

@@ -166,7 +166,7 @@ def record_request(
     if customer is None:
         raise ValidationError("No customer of this business has that phone number or email.", field="phone")
     row = PrivacyRequest(
-        business_id=business, customer_id=customer.id, subject_ref=f"customer {customer.id}", kind=kind,
+        business_id=business, customer_id=customer.id, subject_ref=f"customer #{customer.id}", kind=kind,
         regime=regime, channel=channel, requester_name=name,
         requester_contact=(requester_contact or "").strip()[:254] or None,
         received_at=received, due_at=due_date(regime, received), acknowledge_by=acknowledge_by(regime, received),

@@ -67,7 +67,8 @@ def scan(
     session: Session, *, business_id: int, needles: dict[str, list[str]], skip: set[tuple[str, str, str]] = frozenset()
 ) -> list[Finding]:
     """Every place a needle still appears. ``skip`` names (table, column, row) cells to ignore."""
-    quote = session.get_bind().dialect.identifier_preparer.quote
+    dialect = session.get_bind().dialect
+    quote, postgres = dialect.identifier_preparer.quote, dialect.name == "postgresql"
     patterns: list[tuple[str, str]] = []
     for kind, values in needles.items():
         for value in values:
@@ -78,26 +79,36 @@ def scan(
     name_words = [re.compile(r"(?<!\w)" + re.escape(v) + r"(?!\w)") for v in needles.get("name", [])]
     findings: list[Finding] = []
     for table, columns, keys, has_business in _text_columns(session):
-        key_sql = ", ".join(f"CAST({quote(k)} AS TEXT)" for k in keys) or "NULL"
-        for column in columns:
-            cell = f"lower(CAST({quote(column)} AS TEXT))"
-            conditions = " OR ".join(f"{cell} LIKE :p{i} ESCAPE '\\'" for i in range(len(patterns)))
-            where = f"({conditions})"
+        # One pass per table: every text column joined into one lower-cased string is
+        # matched against every pattern; the columns of the rows that match are then
+        # checked one by one here, so the finding names the column.
+        cells = [f"lower(CAST({quote(c)} AS TEXT))" for c in columns]
+        joined = " || ' ' || ".join(f"coalesce({cell}, '')" for cell in cells)
+        if postgres:  # the joined string is built once per row, then tried against every pattern
+            where = f"({joined}) LIKE ANY (CAST(:patterns AS text[]))"
+            params: dict[str, object] = {"patterns": [_like(form) for _, form in patterns]}
+        else:
+            where = "(" + " OR ".join(f"({joined}) LIKE :p{i} ESCAPE '\\'" for i in range(len(patterns))) + ")"
             params = {f"p{i}": _like(form) for i, (_, form) in enumerate(patterns)}
-            if has_business:
-                where += f" AND {quote('id' if table == 'businesses' else 'business_id')} = :business"
-                params["business"] = business_id
-            sql = f"SELECT {key_sql}, {cell} FROM {quote(table)} WHERE {where}"
-            for row in session.execute(text(sql), params):
-                row_id = "/".join(str(v) for v in row[:-1]) if keys else "?"
-                if (table, column, row_id) in skip:
+        if has_business:
+            where += f" AND {quote('id' if table == 'businesses' else 'business_id')} = :business"
+            params["business"] = business_id
+        key_sql = ", ".join(f"CAST({quote(k)} AS TEXT)" for k in keys) or "NULL"
+        sql = f"SELECT {key_sql}, {', '.join(cells)} FROM {quote(table)} WHERE {where}"
+        width = max(len(keys), 1)
+        for row in session.execute(text(sql), params):
+            row_id = "/".join(str(v) for v in row[:width]) if keys else "?"
+            for column, value in zip(columns, row[width:], strict=True):
+                if (table, column, row_id) in skip or not value:
                     continue
-                value = row[-1] or ""
-                for kind, form in patterns:
-                    if form not in value:
-                        continue
-                    if kind == "name" and not any(w.search(value) for w in name_words):
-                        continue
+                kind = _matched(value, patterns, name_words)
+                if kind:
                     findings.append(Finding(table, column, row_id, kind))
-                    break
     return findings
+
+
+def _matched(value: str, patterns: list[tuple[str, str]], name_words: list[re.Pattern[str]]) -> str | None:
+    for kind, form in patterns:
+        if form in value and (kind != "name" or any(w.search(value) for w in name_words)):
+            return kind
+    return None

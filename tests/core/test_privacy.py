@@ -62,7 +62,7 @@ def test_a_request_is_matched_by_phone_in_any_format_or_by_email(database):
     by_phone = _record(tenant)
     by_email = _record(tenant, phone=None, email="MARIA@example.com")
     assert by_phone.customer_id == by_email.customer_id == customer_id
-    assert by_phone.status == "received" and by_phone.subject_ref == f"customer {customer_id}"
+    assert by_phone.status == "received" and by_phone.subject_ref == f"customer #{customer_id}"
     assert by_phone.due_at - by_phone.received_at >= timedelta(days=28)
 
 

@@ -123,7 +123,7 @@ def test_erasure_leaves_no_trace_in_any_table_and_issues_a_certificate(database)
     assert count(SuppressionEntry, SuppressionEntry.phone_hash == privacy.phone_hash(tenant.business_id, PHONE)) == 1
     record = rows(PrivacyRequest, PrivacyRequest.id == request_id)[0]
     assert record.requester_name is None and record.requester_contact is None and record.customer_id is None
-    assert record.subject_ref == f"customer {ids['person']}" and record.received_at is not None
+    assert record.subject_ref == f"customer #{ids['person']}" and record.received_at is not None
     assert "subject" not in record.checkpoint
     certificate = result.certificate
     assert certificate["removed"]["database"]["messages"] == 2
