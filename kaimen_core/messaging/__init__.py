@@ -1,0 +1,80 @@
+"""Messaging: the ONE path by which any text leaves Kaimen, and everything that comes back.
+
+- :func:`send_text` (a person in the inbox) and :func:`notify_booking_change`
+  (confirmations) decide through the one send path (``_send``): refuse, hold or queue,
+  always recorded on the message with the reason; every accepted text is a message row
+  plus a ``send_message`` job the worker delivers (``_delivery``).
+- :func:`handle_twilio` applies Twilio's webhooks (``_inbound``): signature, raw event
+  stored once, inbound texts with STOP/START/HELP keywords and plain-words stop
+  requests, delivery status that never moves backwards.
+- The inbox (``_inbox``), owner and operator settings (``_settings``), reminders
+  (``_reminders``), and the pure text rules (``_text``, ``_window``).
+"""
+
+from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater
+from kaimen_core.messaging._inbound import EMPTY_TWIML, MAX_BODY_BYTES, WebhookReply, handle_twilio
+from kaimen_core.messaging._inbox import (
+    FILTERS,
+    ConversationRow,
+    MessageView,
+    Thread,
+    get_thread,
+    list_conversations,
+    mark_read,
+    resolve_flag,
+    send_text,
+    simulate_incoming,
+    simulation_available,
+)
+from kaimen_core.messaging._reminders import CHANGES, notify_booking_change, send_due_reminders
+from kaimen_core.messaging._send import AUTOMATED_KINDS, Decision
+from kaimen_core.messaging._settings import (
+    DEFAULT_TEMPLATES,
+    PLACEHOLDERS,
+    SettingsView,
+    add_screening_term,
+    get_messaging_settings,
+    list_screening_terms,
+    render,
+    set_limits,
+    update_messaging_settings,
+)
+from kaimen_core.messaging._text import Segments, asks_to_stop, classify_keyword, segments
+
+__all__ = [
+    "AUTOMATED_KINDS",
+    "CHANGES",
+    "DEFAULT_TEMPLATES",
+    "EMPTY_TWIML",
+    "FILTERS",
+    "MAX_BODY_BYTES",
+    "PLACEHOLDERS",
+    "STATUS_RANK",
+    "ConversationRow",
+    "Decision",
+    "MessageView",
+    "RetryLater",
+    "Segments",
+    "SettingsView",
+    "Thread",
+    "WebhookReply",
+    "add_screening_term",
+    "asks_to_stop",
+    "classify_keyword",
+    "get_messaging_settings",
+    "get_thread",
+    "handle_twilio",
+    "list_conversations",
+    "list_screening_terms",
+    "mark_read",
+    "notify_booking_change",
+    "render",
+    "resolve_flag",
+    "segments",
+    "send_due_reminders",
+    "send_text",
+    "set_limits",
+    "simulate_incoming",
+    "simulation_available",
+    "update_messaging_settings",
+]

@@ -1,0 +1,100 @@
+"""The worker: ``python -m kaimen_core worker`` runs due jobs until stopped.
+
+Handlers by job kind: ``send_message`` (deliver one queued text) and ``reminders``
+(the sweep that queues due booking reminders; the worker schedules it every minute).
+A handler that raises is retried with backoff (kaimen_core.jobs) until its attempts run
+out, then the job stays ``failed`` with the error; a text's own failure reason is kept
+on the message for the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from kaimen_core import db, jobs
+from kaimen_core.messaging._delivery import RetryLater, deliver
+from kaimen_core.messaging._reminders import send_due_reminders
+from kaimen_core.models import Job, utcnow
+from kaimen_core.providers.sms import SmsProvider, get_provider
+
+__all__ = ["Worker", "run_forever"]
+
+log = logging.getLogger(__name__)
+REMINDER_EVERY = timedelta(minutes=1)
+
+
+class Worker:
+    """Claims and runs jobs; one instance per process (several processes may run at once)."""
+
+    def __init__(self, *, provider: SmsProvider | None = None, name: str | None = None,
+                 engine: Engine | None = None) -> None:
+        self.provider = provider or get_provider()
+        self.name = name or jobs.worker_name()
+        self.engine = engine
+
+    def schedule_reminders(self, now: datetime | None = None) -> None:
+        """Make sure one reminder sweep is queued (idempotent across workers)."""
+        now = now or utcnow()
+        with db.system_session(engine=self.engine) as session:
+            queued = session.exec(select(Job.id).where(Job.kind == "reminders",
+                                                       Job.status.in_(("queued", "running")))).first()
+            if queued is None:
+                jobs.enqueue(session, kind="reminders", payload={}, run_at=now, max_attempts=3)
+
+    def run_once(self, *, now: datetime | None = None, limit: int = 10) -> int:
+        """Claim up to ``limit`` due jobs and run them; returns how many ran."""
+        taken = jobs.claim(worker=self.name, now=now, limit=limit, engine=self.engine)
+        for job in taken:
+            self._run(job, now)
+        return len(taken)
+
+    def _run(self, job: Job, now: datetime | None) -> None:
+        try:
+            if job.kind == "send_message":
+                deliver(int(job.payload["message_id"]), provider=self.provider, now=now,
+                        last_attempt=job.attempts >= job.max_attempts, job_id=job.id, engine=self.engine)
+                return  # deliver marked the job done with the outcome it recorded
+            elif job.kind == "reminders":
+                with db.system_session(engine=self.engine) as session:
+                    send_due_reminders(session, now=now)
+                    jobs.enqueue(session, kind="reminders", payload={}, max_attempts=3,
+                                 run_at=(now or utcnow()) + REMINDER_EVERY)
+            else:
+                raise ValueError(f"unknown job kind {job.kind!r}")
+        except RetryLater as exc:
+            jobs.retry_or_fail(job.id, error=str(exc), now=now, engine=self.engine)
+            return
+        except Exception as exc:  # a recorded failure: the job retries, then stays failed
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            jobs.retry_or_fail(job.id, error=f"{type(exc).__name__}: {exc}", now=now, engine=self.engine)
+            return
+        jobs.finish(job.id, engine=self.engine)
+
+
+def run_forever(*, idle_sleep: float = 1.0) -> None:
+    """Run jobs until SIGINT/SIGTERM; sleeps briefly when there is nothing to do."""
+    stop = False
+
+    def _stop(*_args) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    worker = Worker()
+    log.info("worker %s started with the %s provider", worker.name, worker.provider.name)
+    worker.schedule_reminders()
+    while not stop:
+        try:
+            ran = worker.run_once()
+        except Exception:  # the database went away: wait and try again, losing nothing
+            log.exception("worker could not claim jobs; retrying")
+            ran = 0
+        if not ran:
+            time.sleep(idle_sleep)

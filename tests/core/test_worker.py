@@ -1,0 +1,182 @@
+"""The worker against a fake Twilio server: sends, callbacks, retries, 21610, crash recovery, SKIP LOCKED."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from kaimen_core import db, jobs, messaging
+from kaimen_core.models import Customer, Job, Message
+from kaimen_core.providers.sms import TwilioProvider
+from kaimen_core.worker import Worker
+from tests.factories import rows
+from tests.fakes.messaging import PUBLIC_URL, at, customer, texting_business
+from tests.fakes.twilio import FakeTwilio
+
+NOW = at("2026-11-27 17:00")
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def worker(fake, monkeypatch):
+    from kaimen_core import config
+
+    monkeypatch.setenv("KAIMEN_PUBLIC_URL", PUBLIC_URL)
+    config.reset_settings()
+    yield Worker(provider=TwilioProvider(fake.account_sid, fake.auth_token, api_base=fake.base_url), name="w1")
+    monkeypatch.undo()
+    config.reset_settings()
+
+
+def queue(body="Your booking is confirmed"):
+    tenant, number = texting_business()
+    cid = customer(tenant)
+    with db.tenant_session(tenant.owner) as session:
+        sent = messaging.send_text(session, actor=tenant.owner, customer_id=cid, body=body, now=NOW)
+    return sent.id, number, cid
+
+
+def message(message_id):
+    return rows(Message, Message.id == message_id)[0]
+
+
+def job():
+    return rows(Job, Job.kind == "send_message")[0]
+
+
+def test_a_queued_text_is_sent_through_the_twilio_sdk_with_a_status_callback(database, fake, worker):
+    message_id, number, _ = queue()
+    assert worker.run_once(now=NOW) == 1
+    (sent,) = fake.sent
+    assert (sent["To"], sent["From"], sent["Body"]) == ("+12125550123", number, "Your booking is confirmed")
+    assert sent["StatusCallback"] == f"{PUBLIC_URL}/twilio/status?m={message_id}"
+    stored = message(message_id)
+    assert stored.provider_sid == sent["sid"] and stored.status == "sent"
+    assert job().status == "done"
+
+
+def test_a_provider_error_retries_with_backoff_then_stays_failed_with_the_reason(database, fake, worker):
+    message_id, _, _ = queue()
+    fake.fail_next(20500, status=500, times=5)
+    now = NOW
+    for attempt in range(1, 6):
+        assert worker.run_once(now=now) == 1
+        current = job()
+        if attempt < 5:
+            assert current.status == "queued" and current.attempts == attempt
+            assert current.run_at - now == jobs.backoff(attempt)  # 10 s, 20 s, 40 s ...
+            assert message(message_id).status == "queued"
+            assert worker.run_once(now=now) == 0  # not due before its backoff
+            now = current.run_at
+    stored = message(message_id)
+    assert (stored.status, stored.error_code) == ("failed", "20500")
+    assert stored.error_message == "Unable to create record: error 20500"
+    assert job().status == "done" and fake.sent == []
+    with db.tenant_session(_owner_of(stored)) as session:
+        thread = messaging.get_thread(session, actor=_owner_of(stored), customer_id=stored.customer_id)
+    assert thread.messages[-1].error_message == "Unable to create record: error 20500"
+
+
+def _owner_of(stored):
+    from sqlmodel import select
+
+    from kaimen_core import auth
+    from kaimen_core.models import User
+
+    with db.system_session() as session:
+        user = session.exec(select(User).where(User.business_id == stored.business_id)).first()
+        return auth.actor_for(user)
+
+
+def test_twilio_21610_opts_the_customer_out_and_is_not_retried(database, fake, worker):
+    message_id, _, cid = queue()
+    fake.fail_next(21610, status=400)
+    assert worker.run_once(now=NOW) == 1
+    stored = message(message_id)
+    assert (stored.status, stored.error_code) == ("failed", "21610")
+    assert job().status == "done" and job().attempts == 1
+    assert rows(Customer, Customer.id == cid)[0].opted_out_at is not None
+    assert worker.run_once(now=NOW + timedelta(hours=1)) == 0
+
+
+def test_a_worker_killed_after_twilio_accepted_the_text_does_not_send_it_twice(database, fake, worker):
+    message_id, _, _ = queue()
+
+    class Killed(BaseException):
+        pass
+
+    real_send = worker.provider.send
+
+    def send_then_die(**kwargs):
+        real_send(**kwargs)
+        raise Killed  # the process dies before it records the provider's answer
+
+    worker.provider.send = send_then_die
+    with pytest.raises(Killed):
+        worker.run_once(now=NOW)
+    assert len(fake.sent) == 1
+    assert message(message_id).status == "sending" and job().status == "running"
+    worker.provider.send = real_send
+    other = Worker(provider=worker.provider, name="w2")
+    assert other.run_once(now=NOW + timedelta(minutes=1)) == 0  # still within the first worker's lease
+    assert other.run_once(now=NOW + jobs.LEASE + timedelta(seconds=1)) == 1
+    assert len(fake.sent) == 1, "the text was sent twice"
+    stored = message(message_id)
+    assert stored.provider_sid == fake.sent[0]["sid"] and stored.status == "sent"
+    assert job().status == "done" and job().attempts == 2
+
+
+def test_a_worker_killed_before_calling_twilio_sends_on_the_next_run(database, fake, worker):
+    message_id, _, _ = queue()
+
+    def die(**_kwargs):
+        raise SystemExit
+
+    real_send, worker.provider.send = worker.provider.send, die
+    with pytest.raises(SystemExit):
+        worker.run_once(now=NOW)
+    worker.provider.send = real_send
+    assert worker.run_once(now=NOW + jobs.LEASE + timedelta(seconds=1)) == 1
+    assert len(fake.sent) == 1 and message(message_id).status == "sent"
+
+
+def test_a_text_refused_after_queueing_is_not_sent(database, fake, worker):
+    message_id, _, cid = queue()
+    with db.system_session() as session:
+        person = session.get(Customer, cid)
+        person.opted_out_at = NOW
+        session.add(person)
+    worker.run_once(now=NOW)
+    assert fake.sent == [] and message(message_id).status == "refused"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_two_workers_never_take_the_same_job(database, fake, worker):
+    tenant, _ = texting_business()
+    cid = customer(tenant)
+    with db.tenant_session(tenant.owner) as session:
+        for n in range(20):
+            messaging.send_text(session, actor=tenant.owner, customer_id=cid, body=f"Text {n}", now=NOW)
+    claimed: list[list[int]] = [[], []]
+    barrier = threading.Barrier(2)
+
+    def take(index):
+        barrier.wait()
+        while batch := jobs.claim(worker=f"w{index}", now=NOW + timedelta(seconds=1), limit=3):
+            claimed[index].extend(j.id for j in batch)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 20

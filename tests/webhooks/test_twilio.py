@@ -1,0 +1,194 @@
+"""The Twilio routes of the sidecar: signatures, duplicates, status order, bad bodies, keywords."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from kaimen_core import config
+from kaimen_core.models import AuditEvent, Customer, Message, WebhookEvent
+from tests.factories import count, rows
+from tests.fakes.messaging import PUBLIC_URL, TOKEN, customer, signed, texting_business
+from webhooks.app import create_app
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@pytest.fixture
+def twilio_env(monkeypatch):
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("KAIMEN_PUBLIC_URL", PUBLIC_URL)
+    config.reset_settings()
+    yield
+    monkeypatch.undo()
+    config.reset_settings()
+
+
+@pytest.fixture
+def client(database, twilio_env):
+    with TestClient(create_app(), base_url="http://127.0.0.1:8502") as test_client:
+        yield test_client
+
+
+def inbound(number: str, sid: str = "SM" + "a" * 32, body: str = "Hi, can I book Friday?", **extra) -> dict:
+    return {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+12125550123", "To": number,
+            "Body": body, "NumMedia": "0", **extra}
+
+
+def post(client, path, params, **sign):
+    body, headers = signed(path, params, **sign)
+    return client.post(path, content=body, headers=headers)
+
+
+def test_a_signed_inbound_text_creates_the_customer_and_message_and_answers_empty_twiml(client):
+    tenant, number = texting_business()
+    response = post(client, "/twilio/sms", inbound(number, NumMedia="1", MediaUrl0="https://api.twilio.com/m/1.jpg",
+                                                   MediaContentType0="image/jpeg"))
+    assert response.status_code == 200
+    assert response.text == EMPTY_TWIML and response.headers["content-type"].startswith("text/xml")
+    (message,) = rows(Message)
+    assert (message.direction, message.status, message.body) == ("inbound", "received", "Hi, can I book Friday?")
+    assert message.media == [{"url": "https://api.twilio.com/m/1.jpg", "content_type": "image/jpeg"}]
+    (person,) = rows(Customer, Customer.business_id == tenant.business_id)
+    assert person.phone_e164 == "+12125550123" and message.customer_id == person.id
+    assert [e.kind for e in rows(WebhookEvent)] == ["sms.inbound"]
+
+
+def test_the_same_message_sid_twice_has_one_effect(client):
+    _, number = texting_business()
+    for _ in range(3):
+        assert post(client, "/twilio/sms", inbound(number)).status_code == 200
+    assert count(Message) == 1 and count(WebhookEvent) == 1 and count(Customer) == 1
+
+
+@pytest.mark.parametrize("case", ["wrong url", "http not https", "wrong token", "missing header", "tampered"])
+def test_a_bad_or_missing_signature_is_403_and_stores_nothing(client, case):
+    _, number = texting_business()
+    params = inbound(number)
+    sign = {"wrong url": {"url": PUBLIC_URL + "/twilio/other"},
+            "http not https": {"url": PUBLIC_URL.replace("https://", "http://") + "/twilio/sms"},
+            "wrong token": {"token": "not-the-token"}}.get(case, {})
+    body, headers = signed("/twilio/sms", params, **sign)
+    if case == "missing header":
+        del headers["X-Twilio-Signature"]
+    if case == "tampered":
+        body = body.replace("Friday", "Monday")
+    response = client.post("/twilio/sms", content=body, headers=headers)
+    assert response.status_code == 403
+    assert count(Message) == 0 and count(WebhookEvent) == 0 and count(Customer) == 0
+
+
+def test_extra_unknown_parameters_still_validate(client):
+    _, number = texting_business()
+    params = inbound(number, SmsStatus="received", NewTwilioField="surprise", FromCity="NEW YORK")
+    assert post(client, "/twilio/sms", params).status_code == 200
+    assert count(Message) == 1
+
+
+def test_proxy_headers_do_not_change_the_url_the_signature_is_checked_against(client):
+    _, number = texting_business()
+    params = inbound(number)
+    body, headers = signed("/twilio/sms", params)
+    headers.update({"X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.example", "Host": "internal:8502"})
+    assert client.post("/twilio/sms", content=body, headers=headers).status_code == 200
+    # Signed for the address the proxy forwarded to instead of the public one: refused.
+    body, headers = signed("/twilio/sms", inbound(number, sid="SM" + "b" * 32),
+                           url="http://internal:8502/twilio/sms")
+    assert client.post("/twilio/sms", content=body, headers=headers).status_code == 403
+    assert count(Message) == 1
+
+
+def test_no_twilio_token_configured_is_403(database, monkeypatch):
+    monkeypatch.setenv("KAIMEN_PUBLIC_URL", PUBLIC_URL)
+    config.reset_settings()
+    try:
+        _, number = texting_business()
+        with TestClient(create_app()) as test_client:
+            assert post(test_client, "/twilio/sms", inbound(number)).status_code == 403
+    finally:
+        monkeypatch.undo()
+        config.reset_settings()
+    assert count(Message) == 0 and count(WebhookEvent) == 0
+
+
+@pytest.mark.parametrize("case", ["json", "too big", "missing From", "not utf-8"])
+def test_bad_bodies_are_400_logged_as_a_system_event_and_store_nothing_else(client, case):
+    _, number = texting_business()
+    params = inbound(number)
+    if case == "missing From":
+        del params["From"]
+    body, headers = signed("/twilio/sms", params)
+    if case == "json":
+        headers["Content-Type"] = "application/json"
+        body = '{"MessageSid": "SM1"}'
+    elif case == "too big":
+        body = body + "&Padding=" + "x" * 70_000
+    content = body.encode() if case != "not utf-8" else b"Body=\xff\xfe"
+    response = client.post("/twilio/sms", content=content, headers=headers)
+    assert response.status_code == 400
+    assert count(Message) == 0 and count(WebhookEvent) == 0 and count(Customer) == 0
+    (event,) = rows(AuditEvent, AuditEvent.action == "webhook.rejected")
+    assert event.business_id is None and event.detail["status"] == 400
+
+
+def test_an_unknown_to_number_is_200_empty_twiml_and_logged(client):
+    texting_business()
+    response = post(client, "/twilio/sms", inbound("+15555559999"))
+    assert (response.status_code, response.text) == (200, EMPTY_TWIML)
+    assert count(Message) == 0
+    assert count(AuditEvent, AuditEvent.action == "webhook.unknown_number") == 1
+
+
+def _outbound(tenant, sid):
+    from kaimen_core import db
+
+    cid = customer(tenant, "+12125550140")
+    with db.system_session() as session:
+        message = Message(business_id=tenant.business_id, customer_id=cid, direction="outbound", body="Hello",
+                          status="sent", provider_sid=sid)
+        session.add(message)
+        session.flush()
+        return message.id
+
+
+def test_status_callbacks_never_move_a_message_backwards(client):
+    tenant, _ = texting_business()
+    sid = "SM" + "c" * 32
+    message_id = _outbound(tenant, sid)
+    query = f"m={message_id}"
+    for status in ("delivered", "sent", "queued", "delivered"):
+        body, headers = signed("/twilio/status", {"MessageSid": sid, "MessageStatus": status}, query=query)
+        assert client.post(f"/twilio/status?{query}", content=body, headers=headers).status_code == 200
+    assert rows(Message, Message.id == message_id)[0].status == "delivered"
+    # delivered, sent, queued stored once each; the repeated (sid, delivered) did nothing.
+    assert count(WebhookEvent) == 3
+
+
+def test_a_status_callback_for_a_text_the_worker_never_heard_back_about_links_it_by_its_id(client):
+    tenant, _ = texting_business()
+    message_id = _outbound(tenant, None)
+    body, headers = signed("/twilio/status", {"MessageSid": "SM" + "d" * 32, "MessageStatus": "sent"},
+                           query=f"m={message_id}")
+    assert client.post(f"/twilio/status?m={message_id}", content=body, headers=headers).status_code == 200
+    stored = rows(Message, Message.id == message_id)[0]
+    assert stored.provider_sid == "SM" + "d" * 32
+
+
+def test_an_undelivered_callback_with_21610_opts_the_customer_out(client):
+    tenant, _ = texting_business()
+    sid = "SM" + "e" * 32
+    message_id = _outbound(tenant, sid)
+    params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "21610"}
+    assert post(client, "/twilio/status", params).status_code == 200
+    stored = rows(Message, Message.id == message_id)[0]
+    assert (stored.status, stored.error_code) == ("undelivered", "21610")
+    assert rows(Customer, Customer.id == stored.customer_id)[0].opted_out_at is not None
+
+
+def test_stop_by_text_opts_out_and_queues_one_confirmation(client):
+    _, number = texting_business()
+    assert post(client, "/twilio/sms", inbound(number, sid="SM" + "1" * 32, body="  stop! ")).status_code == 200
+    assert post(client, "/twilio/sms", inbound(number, sid="SM" + "2" * 32, body="STOP")).status_code == 200
+    outbound = rows(Message, Message.direction == "outbound")
+    assert len(outbound) == 1 and "unsubscribed" in outbound[0].body
