@@ -9,13 +9,12 @@ is in flight (the scan skips that one cell) and are wiped by the certificate ste
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
@@ -86,26 +85,26 @@ def _step_prepare(session: Session, row: PrivacyRequest, cp: dict[str, Any]) -> 
         raise ErasureFailed("The customer this request concerns no longer exists; nothing to erase.")
     region = session.exec(select(Business.region).where(Business.id == row.business_id)).one()
     messages = session.exec(
-        select(Message.provider_sid, Message.media).where(
+        select(Message.id, Message.provider_sid, Message.media).where(
             Message.business_id == row.business_id, Message.customer_id == customer.id)
     ).all()
     cp["subject"] = {"customer_id": customer.id, "opted_out": customer.opted_out_at is not None,
                      "phone": customer.phone_e164,
                      "needles": needles_for(name=customer.name, phone_e164=customer.phone_e164,
                                             email=customer.email, region=region)}
-    cp["provider_sids"] = sorted({sid for sid, _ in messages if sid})
-    cp["media_refs"] = sorted({m["ref"] for _, media in messages for m in (media or []) if m.get("ref")})
+    cp["message_ids"] = sorted(message_id for message_id, _, _ in messages)
+    cp["provider_sids"] = sorted({sid for _, sid, _ in messages if sid})
+    cp["media_refs"] = sorted({m["ref"] for _, _, media in messages for m in (media or []) if m.get("ref")})
 
 
-def _json_mentions(payload: Any, needles: list[str], customer_id: int) -> bool:
-    blob = json.dumps(payload, ensure_ascii=False).lower()
-    return any(n in blob for n in needles) or f'"customer_id": {customer_id}' in blob
+# Twilio's delivery statuses: a status callback is stored under "<MessageSid>:<status>".
+_STATUSES = ("accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed",
+             "received", "receiving", "read", "canceled", "partially_delivered")
 
 
 def _step_database(session: Session, row: PrivacyRequest, cp: dict[str, Any]) -> None:
     subject = cp["subject"]
     business, customer_id = row.business_id, subject["customer_id"]
-    needles = [n for values in subject["needles"].values() for n in values]
     counts: dict[str, int] = {}
     if subject["opted_out"] and subject["phone"]:
         digest = phone_hash(business, subject["phone"])
@@ -121,17 +120,15 @@ def _step_database(session: Session, row: PrivacyRequest, cp: dict[str, Any]) ->
     counts["bookings_detached"] = session.exec(
         update(Booking).where(Booking.business_id == business, Booking.customer_id == customer_id)
         .values(customer_id=None, notes=None)).rowcount
-    jobs = [j for j in session.exec(select(Job).where(Job.business_id == business)).all()
-            if _json_mentions(j.payload, needles, customer_id)]
-    for job in jobs:
-        session.delete(job)
-    counts["jobs"] = len(jobs)
-    events = [e for e in session.exec(select(WebhookEvent).where(WebhookEvent.business_id == business)).all()
-              if _json_mentions(e.payload, needles, customer_id)]
-    for event in events:
-        event.payload = {"erased": True}
-        session.add(event)
-    counts["webhook_payloads_cleared"] = len(events)
+    message_ids = cp.get("message_ids", [])
+    counts["jobs"] = session.exec(delete(Job).where(
+        Job.business_id == business, col(Job.status).in_(("queued", "running", "failed")),
+        col(Job.payload)["message_id"].as_integer().in_(message_ids))).rowcount if message_ids else 0
+    sids = cp.get("provider_sids", [])
+    event_ids = [*sids, *(f"{sid}:{status}" for sid in sids for status in _STATUSES)]
+    counts["webhook_payloads_cleared"] = session.exec(
+        update(WebhookEvent).where(WebhookEvent.provider == "twilio", col(WebhookEvent.event_id).in_(event_ids))
+        .values(payload={"erased": True})).rowcount if event_ids else 0
     others = session.exec(select(PrivacyRequest).where(
         PrivacyRequest.business_id == business, PrivacyRequest.customer_id == customer_id)).all()
     for other in others:

@@ -62,18 +62,22 @@ def _seed(tenant, *, name=NAME, phone=PHONE, email=EMAIL, opted_out=True) -> dic
             Message(business_id=b, customer_id=person.id, direction="inbound", status="received",
                     body=f"Hi it's {name}, call me on (212) 555-0199", provider_sid=f"SMperson1b{b}",
                     media=[{"ref": "local:mms/abc.jpg", "content_type": "image/jpeg"}]),
-            Message(business_id=b, customer_id=person.id, direction="outbound", status="delivered",
-                    body="See you Tuesday!", provider_sid=f"SMperson2b{b}"),
-            Message(business_id=b, customer_id=neighbour.id, direction="inbound", status="received",
-                    body="Ava here, running late", provider_sid=f"SMneighbourb{b}"),
             Booking(business_id=b, customer_id=person.id, staff_id=staff.id, notes=f"{email} prefers mornings",
                     start_at=now - timedelta(days=3), end_at=now - timedelta(days=3, minutes=-45), status="completed"),
-            Job(business_id=b, kind="send_message", payload={"to": phone, "customer_id": person.id}),
-            Job(business_id=b, kind="send_message", payload={"to": "+12125550123", "customer_id": neighbour.id}),
-            WebhookEvent(provider="twilio", event_id=f"SMperson1b{b}", business_id=b, kind="message.inbound",
+            WebhookEvent(provider="twilio", event_id=f"SMperson1b{b}", business_id=b, kind="sms.inbound",
                          payload={"From": phone, "Body": f"Hi it's {name}"}),
+            WebhookEvent(provider="twilio", event_id=f"SMperson2b{b}:delivered", business_id=b, kind="sms.status",
+                         payload={"To": phone, "MessageStatus": "delivered"}),
         ])
         session.flush()
+        mine = Message(business_id=b, customer_id=person.id, direction="outbound", status="queued",
+                       body="See you Tuesday!", provider_sid=f"SMperson2b{b}")
+        theirs = Message(business_id=b, customer_id=neighbour.id, direction="outbound", status="queued",
+                         body="Ava, see you soon", provider_sid=f"SMneighbourb{b}")
+        session.add_all([mine, theirs])
+        session.flush()
+        session.add_all([Job(business_id=b, kind="send_message", payload={"message_id": mine.id}),
+                         Job(business_id=b, kind="send_message", payload={"message_id": theirs.id})])
         return {"person": person.id, "neighbour": neighbour.id, "staff": staff.id}
 
 
@@ -103,7 +107,7 @@ def test_erasure_leaves_no_trace_in_any_table_and_issues_a_certificate(database)
     tenant = make_business()
     ids = _seed(tenant)
     request_id = _deletion_request(tenant)
-    assert {f.table for f in _everything_scanned(tenant)} >= {"customers", "messages", "bookings", "jobs",
+    assert {f.table for f in _everything_scanned(tenant)} >= {"customers", "messages", "bookings",
                                                               "webhook_events", "consent_events",
                                                               "privacy_requests"}
     providers = FakeProviders()
@@ -119,7 +123,7 @@ def test_erasure_leaves_no_trace_in_any_table_and_issues_a_certificate(database)
     assert count(Job) == 1
     booking = rows(Booking, Booking.staff_id == ids["staff"])[0]
     assert booking.customer_id is None and booking.notes is None  # kept for the business's records
-    assert rows(WebhookEvent)[0].payload == {"erased": True}  # kept for idempotency, emptied
+    assert [e.payload for e in rows(WebhookEvent)] == [{"erased": True}] * 2  # kept for idempotency, emptied
     assert count(SuppressionEntry, SuppressionEntry.phone_hash == privacy.phone_hash(tenant.business_id, PHONE)) == 1
     record = rows(PrivacyRequest, PrivacyRequest.id == request_id)[0]
     assert record.requester_name is None and record.requester_contact is None and record.customer_id is None
@@ -127,6 +131,8 @@ def test_erasure_leaves_no_trace_in_any_table_and_issues_a_certificate(database)
     assert "subject" not in record.checkpoint
     certificate = result.certificate
     assert certificate["removed"]["database"]["messages"] == 2
+    assert certificate["removed"]["database"]["jobs"] == 1
+    assert certificate["removed"]["database"]["webhook_payloads_cleared"] == 2
     assert certificate["removed"]["database"]["bookings_detached"] == 1
     assert certificate["removed"]["providers"] == {"service": "fake", "message_records": 2, "media": 1}
     assert certificate["verification"]["hits"] == 0
