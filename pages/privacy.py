@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import db, privacy, tenancy
+from kaimen_core import db, privacy, retention, tenancy
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -45,6 +45,29 @@ with st.expander("Record a new request", expanded=not requests):
         view = ui.attempt(_record)
         if view:
             ui.done_and_rerun(f"Recorded request {view.id}; due {ui.local_time(view.due_at, zone, '%Y-%m-%d')}.")
+
+with st.expander("How long records are kept"):
+    with db.tenant_session(actor) as session:
+        periods = retention.get_periods(session, actor=actor)
+    with st.form("retention"):
+        left, right = st.columns(2)
+        low, high = retention.LIMITS["messages_months"]
+        messages = left.number_input("Text messages (months)", low, high, periods.messages_months, key="ret_msg")
+        low, high = retention.LIMITS["webhook_days"]
+        webhooks = right.number_input("Raw provider events (days)", low, high, periods.webhook_days, key="ret_hook")
+        low, high = retention.LIMITS["audit_months"]
+        audits = left.number_input("Audit log (months)", low, high, periods.audit_months, key="ret_audit")
+        low, high = retention.LIMITS["requests_months"]
+        records = right.number_input("Closed privacy requests (months)", low, high, periods.requests_months,
+                                     key="ret_req")
+        if st.form_submit_button("Save retention periods"):
+            def _save():
+                with db.tenant_session(actor) as session:
+                    return retention.set_periods(session, actor=actor, periods=retention.RetentionPeriods(
+                        int(messages), int(webhooks), int(audits), int(records)))
+
+            if ui.attempt(_save):
+                ui.done_and_rerun("Retention periods saved; the daily purge applies them.")
 
 if not requests:
     st.info("No privacy requests yet.")

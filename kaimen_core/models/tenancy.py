@@ -62,6 +62,10 @@ class Business(BusinessBase, table=True):
     status: str = Field(default="active", max_length=16)
     messaging_enabled: bool = Field(default=True)
     messaging_number: str | None = Field(default=None, max_length=20, unique=True)
+    retention_messages_months: int = Field(default=24, description="texts older than this are purged")
+    retention_webhook_days: int = Field(default=30, description="raw provider events older than this are purged")
+    retention_audit_months: int = Field(default=12, description="audit events older than this are purged")
+    retention_requests_months: int = Field(default=24, description="closed privacy request records")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

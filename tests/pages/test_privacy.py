@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaimen_core import db, privacy
+from kaimen_core import db, privacy, retention
 from kaimen_core.models import Customer, PrivacyRequest
 from tests.factories import count, make_business, make_operator, make_staff, rows
 
@@ -93,3 +93,14 @@ def test_operators_see_deletion_requests_across_businesses(database, signed_in, 
         privacy.verify_identity(session, actor=tenant.owner, request_id=view.id, method="Code sent to email")
     at.run()
     assert [o for o in at.multiselect(key="bulk_chosen").value] != []
+
+
+def test_an_owner_changes_how_long_texts_are_kept(database, privacy_page, press):
+    tenant = make_business()
+    at = privacy_page(tenant)
+    at.number_input(key="ret_msg").set_value(6)
+    press(at, "Save retention periods")
+    assert not at.exception and not at.error
+    assert "Retention periods saved; the daily purge applies them." in [s.value for s in at.success]
+    with db.tenant_session(tenant.owner) as session:
+        assert retention.get_periods(session, actor=tenant.owner).messages_months == 6

@@ -1,4 +1,5 @@
-"""Privacy requests: requester, acknowledgement, extension notice, response, certificate.
+"""Privacy requests (requester, acknowledgement, extension notice, response, certificate)
+and each business's retention periods.
 
 Revision ID: 0005
 Revises: 0001
@@ -38,9 +39,17 @@ def upgrade() -> None:
             op.f("ck_privacy_requests_privacy_regime_known"), "regime IN ('gdpr', 'ccpa', 'other')"
         )
         batch_op.create_index("ix_privacy_requests_status", ["status"], unique=False)
+    with op.batch_alter_table("businesses", schema=None) as batch_op:
+        for column, default in (("retention_messages_months", "24"), ("retention_webhook_days", "30"),
+                                ("retention_audit_months", "12"), ("retention_requests_months", "24")):
+            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default=default))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("businesses", schema=None) as batch_op:
+        for column in ("retention_requests_months", "retention_audit_months", "retention_webhook_days",
+                       "retention_messages_months"):
+            batch_op.drop_column(column)
     with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_privacy_requests_status")
         batch_op.drop_constraint(op.f("ck_privacy_requests_privacy_regime_known"), type_="check")
