@@ -45,6 +45,7 @@ class BusinessRow:
     messaging_enabled: bool
     users: int
     created_at: object
+    closure_requested: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,8 @@ def list_businesses(
         query = query.where(func.lower(Business.name).like(pattern) | col(Business.slug).like(pattern))
     rows = session.exec(query.order_by(col(Business.created_at).desc()).limit(limit)).all()
     return [
-        BusinessRow(b.id, b.name, b.slug, b.status, b.messaging_enabled, count, b.created_at)
+        BusinessRow(b.id, b.name, b.slug, b.status, b.messaging_enabled, count, b.created_at,
+                    b.closure_requested_at is not None)
         for b, count in rows
     ]
 

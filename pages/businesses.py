@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import db, tenancy
+from kaimen_core import db, privacy, tenancy
 from kaimen_core.models import ENFORCEMENT_ACTIONS
 from pages import _ui as ui
 
@@ -31,6 +31,7 @@ st.dataframe(
             "Status": [r.status for r in rows],
             "Messaging": ["on" if r.messaging_enabled else "off" for r in rows],
             "Users": [r.users for r in rows],
+            "Closure asked": ["yes" if r.closure_requested else "" for r in rows],
             "Since": [ui.local_time(r.created_at, "UTC", "%Y-%m-%d") for r in rows],
         }
     ),
@@ -79,3 +80,30 @@ with st.expander("Enforcement history"):
         )
     else:
         st.caption("No actions taken yet.")
+
+closing = [r for r in rows if r.closure_requested]
+if closing:
+    st.subheader("Close a business")
+    st.caption("Only businesses whose owner asked. Offer the owner the export first; closing erases every row of "
+               "the business and its texts at the SMS provider and its staff photos, then verifies nothing is left.")
+    target = st.selectbox("Business to close", closing, format_func=lambda r: f"{r.name} ({r.slug})",
+                          key="close_business")
+    if st.button("Prepare its export", key="close_export"):
+        def _export():
+            with db.tenant_session(actor) as session:
+                return privacy.business_export(session, actor=actor, business_id=target.id)
+
+        export = ui.attempt(_export)
+        if export:
+            st.download_button("Download the export (ZIP)", data=export[1], file_name=export[0],
+                               mime="application/zip", key="close_download")
+    with st.form("close_form"):
+        typed = st.text_input("Type the business's slug to confirm", key="close_confirm")
+        if st.form_submit_button("Close and erase the business", type="primary"):
+            if typed.strip() != target.slug:
+                st.error("Type the slug exactly to confirm.")
+            else:
+                certificate = ui.attempt(lambda: privacy.close_business(actor=actor, business_id=target.id))
+                if certificate:
+                    ui.done_and_rerun(f"Closed {target.slug}: {certificate['rows_removed']} rows and "
+                                      f"{certificate['provider_messages']} provider records erased, verified.")

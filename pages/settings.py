@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kaimen_core import db, tenancy
+from kaimen_core import db, privacy, tenancy
 from kaimen_core.models import BusinessUpdate
 from kaimen_core.validators import region_choices, time_zone_choices
 from pages import _ui as ui
@@ -37,3 +37,37 @@ if save:
 
     if ui.attempt(_save):
         ui.done_and_rerun("Saved.")
+
+st.subheader("Close this business")
+if business.closure_requested_at:
+    asked = ui.local_time(business.closure_requested_at, business.time_zone)
+    st.warning(f"You asked Kaimen to close this business on {asked}. A Kaimen operator will erase all of its "
+               "data, including texts held by the SMS provider.")
+    if st.button("Withdraw the request", key="closure_cancel"):
+        def _cancel():
+            with db.tenant_session(actor) as session:
+                privacy.cancel_closure(session, actor=actor)
+            return True
+
+        if ui.attempt(_cancel):
+            ui.done_and_rerun("Closure request withdrawn.")
+st.caption("Download everything first: closing erases the customers, bookings, texts, staff and history for good.")
+if st.button("Prepare a full export", key="closure_export"):
+    def _export():
+        with db.tenant_session(actor) as session:
+            return privacy.business_export(session, actor=actor)
+
+    export = ui.attempt(_export)
+    if export:
+        st.download_button("Download the export (ZIP)", data=export[1], file_name=export[0], mime="application/zip",
+                           key="closure_download")
+if not business.closure_requested_at:
+    with st.form("closure_request"):
+        confirm = st.text_input("Type the business's name to ask Kaimen to close it", key="closure_confirm")
+        if st.form_submit_button("Ask Kaimen to close this business"):
+            def _request():
+                with db.tenant_session(actor) as session:
+                    return privacy.request_closure(session, actor=actor, confirm_name=confirm)
+
+            if ui.attempt(_request):
+                ui.done_and_rerun("Closure requested. A Kaimen operator will carry it out.")

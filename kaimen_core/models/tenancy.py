@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
-from kaimen_core.models._types import BigId, one_of, utcnow
+from kaimen_core.models._types import BigId, JsonDoc, one_of, utcnow
 
 __all__ = [
     "BUSINESS_STATUSES",
@@ -66,6 +67,8 @@ class Business(BusinessBase, table=True):
     retention_webhook_days: int = Field(default=30, description="raw provider events older than this are purged")
     retention_audit_months: int = Field(default=12, description="audit events older than this are purged")
     retention_requests_months: int = Field(default=24, description="closed privacy request records")
+    closure_requested_at: datetime | None = Field(default=None, description="the owner asked Kaimen to close it")
+    closure_checkpoint: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -78,6 +81,7 @@ class BusinessPublic(BusinessBase):
     status: str
     messaging_enabled: bool
     messaging_number: str | None
+    closure_requested_at: datetime | None = None
     created_at: datetime
 
 

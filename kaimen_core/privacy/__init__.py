@@ -2,6 +2,7 @@
 
 from kaimen_core.privacy._access import access_export
 from kaimen_core.privacy._bulk import COMMAND_LINE_OPERATOR, BulkResult, erase_requests, read_request_ids
+from kaimen_core.privacy._closure import business_export, cancel_closure, close_business, request_closure
 from kaimen_core.privacy._deadlines import acknowledge_by, due_date, extended_due_date
 from kaimen_core.privacy._erasure import (
     STEPS,
@@ -50,6 +51,9 @@ __all__ = [
     "access_export",
     "acknowledge",
     "acknowledge_by",
+    "business_export",
+    "cancel_closure",
+    "close_business",
     "complete",
     "due_date",
     "erase_requests",
@@ -66,6 +70,7 @@ __all__ = [
     "record_correction",
     "record_request",
     "refuse",
+    "request_closure",
     "restrict",
     "run_erasure",
     "scan",

@@ -6,7 +6,7 @@ import pytest
 
 from kaimen_core import db
 from kaimen_core.models import Business
-from tests.factories import make_business
+from tests.factories import make_business, rows
 
 
 def _business(business_id: int) -> Business:
@@ -109,3 +109,19 @@ def test_an_empty_name_shows_an_error_and_changes_nothing(settings_page, press):
 
     assert [e.value for e in at.error] == ["Business name is required."]
     assert _business(tenant.business_id).model_dump() == before.model_dump()
+
+
+def test_an_owner_downloads_everything_then_asks_kaimen_to_close_the_business(signed_in, press):
+    tenant = make_business("Closing Time")
+    at = signed_in(tenant.username).switch_page("pages/settings.py").run()
+    press(at, "Prepare a full export")
+    assert [b.label for b in at.get("download_button")] == ["Download the export (ZIP)"]
+    at.text_input(key="closure_confirm").input("Closing time")
+    press(at, "Ask Kaimen to close this business")
+    assert [e.value for e in at.error] == ["Type the business's name exactly to confirm."]
+    at.text_input(key="closure_confirm").input("Closing Time")
+    press(at, "Ask Kaimen to close this business")
+    assert "Closure requested. A Kaimen operator will carry it out." in [s.value for s in at.success]
+    assert rows(Business, Business.id == tenant.business_id)[0].closure_requested_at is not None
+    press(at, "Withdraw the request")
+    assert rows(Business, Business.id == tenant.business_id)[0].closure_requested_at is None

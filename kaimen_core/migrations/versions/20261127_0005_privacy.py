@@ -1,5 +1,5 @@
-"""Privacy requests (requester, acknowledgement, extension notice, response, certificate)
-and each business's retention periods.
+"""Privacy requests (requester, acknowledgement, extension notice, response, certificate),
+each business's retention periods, and business closure.
 
 Revision ID: 0005
 Revises: 0001
@@ -43,12 +43,14 @@ def upgrade() -> None:
         for column, default in (("retention_messages_months", "24"), ("retention_webhook_days", "30"),
                                 ("retention_audit_months", "12"), ("retention_requests_months", "24")):
             batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default=default))
+        batch_op.add_column(sa.Column("closure_requested_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("closure_checkpoint", _JSON, nullable=False, server_default="{}"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("businesses", schema=None) as batch_op:
-        for column in ("retention_requests_months", "retention_audit_months", "retention_webhook_days",
-                       "retention_messages_months"):
+        for column in ("closure_checkpoint", "closure_requested_at", "retention_requests_months",
+                       "retention_audit_months", "retention_webhook_days", "retention_messages_months"):
             batch_op.drop_column(column)
     with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_privacy_requests_status")
