@@ -21,7 +21,7 @@ from sqlmodel import Session, SQLModel, col, delete, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.exceptions import NotFound, ValidationError
+from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import Business, Message, StaffMember, utcnow
 from kaimen_core.privacy._erasure import ErasureFailed, ProviderErasers, _default_erasers
 
@@ -69,6 +69,8 @@ def business_export(session: Session, *, actor: Actor, business_id: int | None =
         audit.record_operator_access(session, actor=actor, purpose="business_export", business_id=business_id)
     else:
         actor.require("owner")
+        if business_id not in (None, actor.business_id):
+            raise PermissionDenied("You can only export your own business.")
         business_id = actor.business_id
     business = session.get(Business, business_id)
     if business is None:
