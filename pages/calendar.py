@@ -76,11 +76,13 @@ def slot_select(label: str, slots: list[bookings.Slot], key: str, staff_ids: set
     return datetime.fromisoformat(start_text), int(staff_text)
 
 
-def act(action, booking_id: int, done: str, **extra) -> None:
+def act(action, booking_id: int, done: str, *, forget: str | None = None, **extra) -> None:
     def run():
         with db.tenant_session(actor) as session:
             return action(session, actor=actor, booking_id=booking_id, **extra)
     if ui.attempt(run):
+        if forget:
+            del st.session_state[forget]
         ui.done_and_rerun(done)
 
 
@@ -109,19 +111,20 @@ def booking_panel(booking: bookings.BookingView, key: str) -> None:
         st.markdown("**Reschedule**")
         left, right = st.columns(2)
         day = left.date_input("New date", value=max(today, booking.start_at.astimezone(zone).date()),
-                              key=f"{key}_move_day")
-        who = right.selectbox("With", [None, *staff_names], key=f"{key}_move_staff",
+                              key=f"{key}_move_day_{booking.id}")
+        who = right.selectbox("With", [None, *staff_names], key=f"{key}_move_staff_{booking.id}",
                               format_func=lambda i: f"{booking.staff_name} (same)" if i is None else staff_names[i])
         slots = free_slots(booking.service_id, who if who else booking.staff_id, day) or []
         if not slots:
             st.caption("No free time that day.")
             return
+        move_key = f"{key}_move_slot_{booking.id}_{who}_{day.isoformat()}"
         with st.form(f"{key}_move_form"):
-            start, staff_id = slot_select("New time", slots, f"{key}_move_slot", set(staff_names))
+            start, staff_id = slot_select("New time", slots, move_key, set(staff_names))
             if st.form_submit_button("Move booking"):
                 act(bookings.reschedule_booking, booking.id,
                     f"Moved to {when(start)} with {ui.plain(staff_names.get(staff_id, ''))}.",
-                    start_at=start, staff_id=staff_id)
+                    forget=move_key, start_at=start, staff_id=staff_id)
 
 
 def pick_booking(found: list[bookings.BookingView], key: str) -> None:
@@ -189,6 +192,8 @@ with list_tab:
     pick_booking(listed, "list_booking")
 
 with book_tab:
+    if st.session_state.get("cal_last_booked"):
+        st.success(st.session_state["cal_last_booked"])
     a, b, c = st.columns(3)
     service = service_by_id[a.selectbox(
         "Service", list(service_by_id), key="book_service",
@@ -204,13 +209,15 @@ with book_tab:
     elif not slots:
         st.caption("No free time that day; try another day.")
     else:
-        with st.form("book_form"):
-            start, staff_id = slot_select(f"Free times ({len(slots)})", slots, "book_slot",
+        with st.container(border=True):
+            st.caption(f"{len(slots)} free times on {book_day:%a} {book_day.day} {book_day:%b}")
+            slot_key = f"book_slot_{service.id}_{with_whom}_{book_day.isoformat()}"  # one choice per service/day
+            start, staff_id = slot_select("Free times", slots, slot_key,
                                           set(performers) if with_whom is None else {with_whom})
             customer = st.selectbox("Customer", [None, *customers], key="book_customer",
                                     format_func=lambda c: "Walk-in (no customer record)" if c is None else c[1])
             notes = st.text_input("Notes", key="book_notes", max_chars=1000)
-            submitted = st.form_submit_button("Book", type="primary")
+            submitted = st.button("Book", type="primary", key="book_button")
         if submitted:
             def _book():
                 with db.tenant_session(actor) as session:
@@ -220,5 +227,8 @@ with book_tab:
 
             made = ui.attempt(_book)
             if made:
-                ui.done_and_rerun(f"Booked {ui.plain(made.service_name)} with {ui.plain(made.staff_name)} "
-                                  f"on {when(made.start_at)}.")
+                del st.session_state[slot_key]  # the next run offers the first free time, not the one taken
+                # Kept (not a one-run notice) so it survives the extra reruns the changed widgets cause.
+                st.session_state["cal_last_booked"] = (
+                    f"Booked {ui.plain(made.service_name)} with {ui.plain(made.staff_name)} on {when(made.start_at)}.")
+                st.rerun()

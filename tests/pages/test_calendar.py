@@ -29,7 +29,7 @@ def _open(signed_in, username: str, page: str):
 def test_owner_books_a_free_slot_in_a_few_clicks(signed_in, salon, press):
     at = _open(signed_in, salon.tenant.username, "pages/calendar.py")
     assert [t.label for t in at.tabs] == ["Grid", "List", "Book"]
-    slot = at.selectbox(key="book_slot")
+    slot = next(s for s in at.selectbox if s.label == "Free times")
     first = slot.options[0]
     assert first.endswith(" · Sam")
     press(at, "Book")
@@ -37,7 +37,7 @@ def test_owner_books_a_free_slot_in_a_few_clicks(signed_in, salon, press):
     assert any(s.value.startswith("Booked Cut with Sam on ") for s in at.success)
     [booking] = rows(Booking, Booking.business_id == salon.owner.business_id)
     assert booking.status == "booked" and booking.created_by_user_id == salon.owner.user_id
-    assert first not in at.selectbox(key="book_slot").options  # the slot is taken now
+    assert first not in next(s for s in at.selectbox if s.label == "Free times").options  # the slot is taken now
 
 
 def test_the_day_grid_and_list_show_bookings_and_a_booking_can_be_cancelled(signed_in, salon, press):
@@ -58,7 +58,7 @@ def test_the_day_grid_and_list_show_bookings_and_a_booking_can_be_cancelled(sign
 
 def test_a_double_booking_shows_a_clear_message_not_a_stack_trace(signed_in, salon, press):
     at = _open(signed_in, salon.tenant.username, "pages/calendar.py")
-    start = at.selectbox(key="book_slot").value.split("|")[0]
+    start = next(s for s in at.selectbox if s.label == "Free times").value.split("|")[0]
     local = datetime.fromisoformat(start).astimezone(salon.zone)
     salon.book(local.date(), local.hour, local.minute)  # someone else takes it first
     press(at, "Book")
