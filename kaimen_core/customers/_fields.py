@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from kaimen_core.exceptions import ValidationError
-from kaimen_core.models.customers import CONSENT_METHODS
+from kaimen_core.models.customers import CONSENT_METHODS, customer_search_text
 from kaimen_core.validators import clean_email, clean_name, clean_phone, clean_time_zone
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "clean_language",
     "clean_notes",
     "clean_tags",
+    "full_phone",
     "phone_search_digits",
     "search_text",
 ]
@@ -131,8 +132,19 @@ def phone_search_digits(term: str, region: str) -> str | None:
     return digits if term.strip().startswith("+") else digits.lstrip("0") or digits
 
 
+def full_phone(term: str, region: str) -> str | None:
+    """The E.164 number when ``term`` is a whole valid phone number (in any format), else None."""
+    if not re.fullmatch(r"[\d\s()+.\-/]+", term) or len(re.sub(r"\D", "", term)) < 6:
+        return None
+    try:
+        number = phonenumbers.parse(term, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def search_text(name: str, email: str | None, phone_e164: str | None, tags: list[str]) -> str:
-    """The normalised text a search looks in: lower-case name, email, phone digits, #tags."""
-    parts = [name.lower(), (email or "").lower(), (phone_e164 or "").lstrip("+")]
-    parts.extend("#" + tag.lower() for tag in tags)
-    return " ".join(parts)
+    """The normalised text a search looks in (see models.customers.customer_search_text)."""
+    return customer_search_text(name, email, phone_e164, tags)

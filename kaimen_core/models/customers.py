@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from kaimen_core.models._types import BigId, JsonDoc, one_of, utcnow
 
-__all__ = ["CONSENT_KINDS", "CONSENT_METHODS", "ConsentEvent", "Customer", "CustomerPublic", "SuppressionEntry"]
+__all__ = [
+    "CONSENT_KINDS",
+    "CONSENT_METHODS",
+    "ConsentEvent",
+    "Customer",
+    "CustomerPublic",
+    "SuppressionEntry",
+    "customer_search_text",
+]
 
 CONSENT_KINDS = ("transactional", "marketing", "opt_out", "opt_in")
 #: How a consent was captured (shown to the owner; recorded on every consent event).
@@ -47,6 +55,21 @@ class Customer(SQLModel, table=True):
     search_text: str = Field(default="", sa_type=Text, description="lower-case name, email, phone digits, tags")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+def customer_search_text(name: str | None, email: str | None, phone_e164: str | None, tags: list[str] | None) -> str:
+    """The normalised text a search looks in: lower-case name, email, phone digits, #tags."""
+    parts = [(name or "").lower(), (email or "").lower(), (phone_e164 or "").lstrip("+")]
+    parts.extend("#" + str(tag).lower() for tag in tags or [])
+    return " ".join(parts)
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _refresh_search_text(_mapper, _connection, customer: Customer) -> None:
+    # Every ORM write keeps the search column in step, whoever writes (forms, demo data,
+    # an erasure that blanks the name): no stale personal data is left in it.
+    customer.search_text = customer_search_text(customer.name, customer.email, customer.phone_e164, customer.tags)
 
 
 class CustomerPublic(SQLModel):

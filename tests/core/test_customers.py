@@ -147,3 +147,19 @@ def test_operators_cannot_use_the_directory(database):
     operator, _ = make_operator()
     with db.tenant_session(operator) as session, pytest.raises(PermissionDenied):
         customers.search_customers(session, actor=operator)
+
+
+def test_rows_written_by_any_orm_path_are_searchable_and_blanking_them_clears_the_search_column(database):
+    from kaimen_core.models import Customer
+    from tests.factories import make_records, rows
+
+    tenant = make_business()
+    records = make_records(tenant)  # written as plain rows, as the demo and other modules do
+    [found] = _search(tenant.owner, query=f"customer of {tenant.business_id}").customers
+    assert found.id == records.customer_id
+    with db.system_session() as session:  # what an erasure does to the row
+        customer = session.get(Customer, records.customer_id)
+        customer.name, customer.email, customer.phone_e164 = "Erased customer", None, None
+        session.add(customer)
+    [row] = rows(Customer, Customer.id == records.customer_id)
+    assert row.search_text == "erased customer  "

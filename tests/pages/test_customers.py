@@ -77,7 +77,7 @@ def test_staff_see_customers_but_no_export_and_no_import(customers_page, signed_
     _seed(tenant, 1)
     staff, _ = make_staff(tenant)
     at = customers_page(staff.username)
-    assert navigation[-1].sections["Business"] == ["Home", "Customers"]
+    assert "Customers" in navigation[-1].sections["Business"]
     assert "Import customers" not in navigation[-1].titles
     assert not at.get("download_button")
     assert [r["Name"] for r in at.dataframe[0].value.to_dict("records")] == ["Client 0"]

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+SEARCH_INDEX_COLUMNS = "(business_id, search_text gin_trgm_ops)"
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -38,7 +40,17 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.execute("CREATE INDEX ix_customers_search_trgm ON customers USING gin (search_text gin_trgm_ops)")
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        # One GIN index over (business, trigrams): a search touches only its business's postings.
+        op.execute(f"CREATE INDEX ix_customers_search_trgm ON customers USING gin {SEARCH_INDEX_COLUMNS}")
+        # Under row-level security PostgreSQL uses an index only for conditions whose
+        # functions are LEAKPROOF (they run before the policy check). LIKE's textlike is
+        # not marked so, though its only error depends on the pattern, never on a row:
+        # without this the app role's substring search reads every row of the business.
+        # Marking it needs a superuser; a non-superuser owner gets correct but slower search.
+        superuser = op.get_bind().execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+        if superuser.scalar():
+            op.execute("ALTER FUNCTION textlike(text, text) LEAKPROOF")
         # Sorted first pages: (business, key, id) lets ORDER BY key, id LIMIT n stop early.
         op.execute("CREATE INDEX ix_customers_business_name_id ON customers (business_id, name, id)")
         op.execute("CREATE INDEX ix_customers_business_created_id ON customers (business_id, created_at DESC, id DESC)")
@@ -49,6 +61,9 @@ def downgrade() -> None:
         op.execute("DROP INDEX IF EXISTS ix_customers_business_created_id")
         op.execute("DROP INDEX IF EXISTS ix_customers_business_name_id")
         op.execute("DROP INDEX IF EXISTS ix_customers_search_trgm")
+        superuser = op.get_bind().execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+        if superuser.scalar():
+            op.execute("ALTER FUNCTION textlike(text, text) NOT LEAKPROOF")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_business_updated")
         batch_op.drop_column("search_text")
