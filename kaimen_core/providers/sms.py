@@ -1,7 +1,8 @@
 """SMS providers: Twilio on the official SDK, and the offline outbox twin.
 
-One small interface (:class:`SmsProvider`): ``send`` one text and ``find_sent`` (to
-reconcile after a crash: was this text already accepted?). :func:`get_provider` picks
+One small interface (:class:`SmsProvider`): ``send`` one text, ``find_sent`` (to
+reconcile after a crash: was this text already accepted?) and ``delete_message``
+(privacy erasure). :func:`get_provider` picks
 Twilio when ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` are set, else the outbox.
 :func:`valid_signature` checks a webhook's ``X-Twilio-Signature``.
 """
@@ -47,6 +48,8 @@ class SmsProvider(Protocol):
 
     def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SendResult | None: ...
 
+    def delete_message(self, sid: str) -> None: ...
+
 
 class OutboxProvider:
     """Offline twin: the message row itself is the local outbox; every text is delivered at once."""
@@ -58,6 +61,9 @@ class OutboxProvider:
 
     def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SendResult | None:
         return None  # nothing leaves the machine, so nothing can have been half-sent
+
+    def delete_message(self, sid: str) -> None:
+        """Nothing to do: the outbox is the message row itself, which erasure removes."""
 
 
 class TwilioProvider:
@@ -108,6 +114,20 @@ class TwilioProvider:
             if message.body == body:
                 return SendResult(sid=message.sid, status=message.status or "sent")
         return None
+
+
+    def delete_message(self, sid: str) -> None:
+        """Delete Twilio's record of a text (erasure); one already gone counts as deleted."""
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            self._client.messages(sid).delete()
+        except TwilioRestException as exc:
+            if exc.status != 404:
+                raise SmsError(str(exc.msg)[:300], code=str(exc.code or exc.status),
+                               retryable=exc.status >= 500 or exc.status == 429) from None
+        except (TwilioException, OSError) as exc:
+            raise SmsError(f"Twilio could not be reached: {type(exc).__name__}", retryable=True) from None
 
 
 def get_provider(settings: Settings | None = None) -> SmsProvider:

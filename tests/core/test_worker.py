@@ -180,3 +180,12 @@ def test_two_workers_never_take_the_same_job(database, fake, worker):
         t.join()
     assert not set(claimed[0]) & set(claimed[1])
     assert len(claimed[0]) + len(claimed[1]) == 20
+
+
+def test_erasure_deletes_twilios_record_of_a_text_and_a_missing_one_counts_as_deleted(database, fake, worker):
+    queue()
+    worker.run_once(now=NOW)
+    (sent,) = fake.sent
+    worker.provider.delete_message(sent["sid"])
+    worker.provider.delete_message(sent["sid"])  # already gone: no error
+    assert fake.deleted == [sent["sid"]] and fake.sent == []

@@ -28,6 +28,7 @@ class FakeTwilio:
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "fake-token") -> None:  # noqa: S107
         self.account_sid, self.auth_token = account_sid, auth_token
         self.sent: list[dict[str, str]] = []
+        self.deleted: list[str] = []
         self.failures: list[tuple[int, int]] = []
         self.lock = threading.Lock()
         fake = self
@@ -73,6 +74,21 @@ class FakeTwilio:
                     record = {**form, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
                     fake.sent.append(record)
                 self._reply(201, fake._resource(record, "queued"))
+
+            def do_DELETE(self) -> None:
+                prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/"
+                path = urlsplit(self.path).path
+                sid = path.removeprefix(prefix).removesuffix(".json")
+                with fake.lock:
+                    found = [r for r in fake.sent if r["sid"] == sid] if path.startswith(prefix) else []
+                    for record in found:
+                        fake.sent.remove(record)
+                        fake.deleted.append(sid)
+                if not found:
+                    return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
