@@ -3,10 +3,10 @@ no double booking with a clear message, roles, and the Home page figures. SQLite
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 
 from kaimen_core import bookings, db
 from kaimen_core.bookings import Span
@@ -51,7 +51,7 @@ def test_a_buffer_keeps_the_staff_member_busy_after_the_appointment(database):
     monday = future_day()
     first = salon.book(monday, 10)
     assert first.occupied_until - first.end_at == timedelta(minutes=15)
-    with pytest.raises(Conflict, match="Sam is already booked 10:00–11:00 on .*with 15 minutes' buffer after it"):
+    with pytest.raises(Conflict, match=r"Sam is already booked 10:00–11:00 on .*with 15 minutes' buffer after it"):
         salon.book(monday, 11)
     with pytest.raises(Conflict):  # its own buffer would run into the 10:00 booking
         salon.book(monday, 9, 0)
@@ -84,8 +84,7 @@ def test_slots_across_daylight_saving_changes(database, zone, month, hours):
     slots = salon.slots(day, **HOURLY)
     assert len(slots) == hours
     assert all(s.end_at - s.start_at == timedelta(hours=1) for s in slots)
-    assert [b.start_at - a.start_at for a, b in zip(slots, slots[1:], strict=False)] == [timedelta(hours=1)] * (
-        hours - 1)
+    assert [b.start_at - a.start_at for a, b in itertools.pairwise(slots)] == [timedelta(hours=1)] * (hours - 1)
     assert slots[0].start_at.astimezone(salon.zone).hour == 0
     assert slots[-1].end_at.astimezone(salon.zone).hour == 6
     labels = salon.local(slots)
@@ -188,8 +187,7 @@ def test_list_bookings_filters_by_staff_and_status(database):
         alex_only = bookings.list_bookings(session, actor=salon.owner, staff_id=alex, **span)
         booked = bookings.list_bookings(session, actor=salon.owner, status="booked", **span)
     assert [(b.staff_name, b.service_name, b.status) for b in everything] == [
-        ("Sam", "Cut", "booked"), ("Alex", "Cut", "booked"), ("Sam", "Cut", "cancelled")] or sorted(
-        (b.staff_name, b.status) for b in everything) == [("Alex", "booked"), ("Sam", "booked"), ("Sam", "cancelled")]
+        ("Sam", "Cut", "booked"), ("Alex", "Cut", "booked"), ("Sam", "Cut", "cancelled")]
     assert [b.staff_name for b in alex_only] == ["Alex"]
     assert len(booked) == 2
 
@@ -247,7 +245,7 @@ def test_dashboard_figures(database):
         figures = bookings.dashboard_figures(session, actor=salon.owner, weeks=4)
     assert len(figures.weeks) == 4 and figures.weeks[-1].weekday() == 0
     assert sum(figures.bookings_per_week) == 2
-    assert figures.no_show_rate[-1] in (1.0, None) or figures.no_show_rate[-2] in (1.0, None)
+    assert 1.0 in figures.no_show_rate  # the one appointment that happened was a no-show
     assert 0 < figures.utilisation["Sam"] <= 1
 
 
