@@ -36,7 +36,7 @@ def make_file(rows: int) -> bytes:
     for i in range(1, rows + 1):
         consent = i % 5 == 0
         name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
-        writer.writerow([name, f"(646) {i // 10000:03d}-{i % 10000:04d}",
+        writer.writerow([name, f"(646) {200 + i // 10000:03d}-{i % 10000:04d}",
                          f"person{i}@example.com", "vip; regular" if i % 10 == 0 else "",
                          "yes" if consent else "no", "web form" if consent else "",
                          "2026-01-15" if consent else ""])

@@ -166,6 +166,9 @@ def _existing(session: Session, business_id: int, rows: list[_Row]) -> dict[tupl
     return found
 
 
+_NEW_ROW = {"phone_e164": None, "email": None, "notes": None, "tags": [], "preferred_language": None,
+            "time_zone": None, "transactional_consent": True, "marketing_consent": False, "opted_out_at": None,
+            "restricted_at": None, "marketing_consent_method": None, "marketing_consent_at": None}
 _UPDATABLE = ("name", "email", "notes", "tags", "preferred_language", "time_zone", "transactional_consent",
               "marketing_consent", "marketing_consent_method", "marketing_consent_at")
 
@@ -189,11 +192,12 @@ def _write(session: Session, actor: Actor, rows: list[_Row], on_duplicate: str, 
     for row in rows:
         current = existing.get(row.key)
         if current is None:
-            record = {k: v for k, v in row.values.items() if k != "wording"}
-            record.setdefault("tags", [])
-            new = Customer(business_id=business_id, **record)
-            new.search_text = search_text(new.name, new.email, new.phone_e164, new.tags)
-            creates.append((row, new.model_dump(exclude={"id"})))
+            # A plain row (not a model instance per line): validation already happened above.
+            record = {**_NEW_ROW, "business_id": business_id, "created_at": now, "updated_at": now,
+                      **{k: v for k, v in row.values.items() if k != "wording"}}
+            record["search_text"] = search_text(record["name"], record["email"], record["phone_e164"],
+                                                record["tags"])
+            creates.append((row, record))
             report.created += 1
         elif on_duplicate == "skip":
             report.skipped += 1
