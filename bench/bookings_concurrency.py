@@ -44,6 +44,9 @@ def run(mode: str, owner, staff_id: int, service_id: int, day, attempts: int) ->
     starts = [datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC) + timedelta(hours=15, minutes=i)
               for i in range(attempts)]  # 10:00, 10:01, ... local: every pair overlaps
     if mode == "threads":
+        # Make the process's engine first: kaimen_core.db.get_engine is an lru_cache, and 50 threads
+        # calling it at once on a cold cache would each build an engine (and a pool) of their own.
+        db.get_engine()
         barrier = threading.Barrier(attempts)
 
         def go(start):
