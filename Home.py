@@ -29,12 +29,32 @@ def navigation_for(actor: Actor):
     if actor.is_operator:
         businesses = st.Page("pages/businesses.py", title="Businesses", icon=":material/store:",
                              url_path="businesses")
-        return st.navigation({"Platform": [home, businesses, audit_log], "You": [account]})
+        messaging_rules = st.Page("pages/messaging_rules.py", title="Messaging rules", icon=":material/rule:",
+                                  url_path="messaging-rules")
+        deletions = st.Page("pages/privacy_operations.py", title="Privacy deletions", icon=":material/delete_sweep:",
+                            url_path="privacy-deletions")
+        return st.navigation({"Platform": [home, businesses, messaging_rules, deletions, audit_log],
+                              "You": [account]})
+    customers = st.Page("pages/customers.py", title="Customers", icon=":material/contacts:", url_path="customers")
+    inbox = st.Page("pages/inbox.py", title="Inbox", icon=":material/sms:", url_path="inbox")
+    calendar = st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:", url_path="calendar")
     if actor.role == "owner":
         team = st.Page("pages/team.py", title="Team", icon=":material/group:", url_path="team")
+        staff_page = st.Page("pages/staff.py", title="Staff", icon=":material/badge:", url_path="staff")
+        services_page = st.Page("pages/services.py", title="Services and hours", icon=":material/schedule:",
+                                url_path="services")
         settings = st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings")
-        return st.navigation({"Business": [home], "Manage": [team, settings, audit_log], "You": [account]})
-    return st.navigation({"Business": [home], "You": [account]})
+        customer_import = st.Page("pages/customer_import.py", title="Import customers", icon=":material/upload_file:",
+                                  url_path="import-customers")
+        messaging_settings = st.Page("pages/messaging_settings.py", title="Messaging", icon=":material/tune:",
+                                     url_path="messaging-settings")
+        privacy_page = st.Page("pages/privacy.py", title="Privacy requests", icon=":material/shield_person:",
+                               url_path="privacy")
+        return st.navigation({"Business": [home, calendar, customers, inbox],
+                              "Manage": [team, staff_page, services_page, settings, messaging_settings,
+                                         customer_import, privacy_page, audit_log],
+                              "You": [account]}, expanded=True)
+    return st.navigation({"Business": [home, calendar, customers, inbox], "You": [account]})
 
 
 def sidebar(actor: Actor) -> None:

@@ -39,6 +39,8 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/session_check.py
+	$(BIN)/python bench/bookings_availability.py
+	$(BIN)/python bench/bookings_concurrency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -34,7 +34,7 @@ def attempt(owner, staff_id: int, service_id: int, start: datetime) -> str:
 
 
 def _in_process(barrier, results, index: int, owner, staff_id: int, service_id: int, start: datetime) -> None:
-    db.get_engine.cache_clear()  # a fresh engine: never share the parent's connections after fork
+    db.reset_engine(close=False)  # a fresh engine: never share the parent's connections after fork
     barrier.wait()
     results.put((index, attempt(owner, staff_id, service_id, start)))
 

@@ -55,6 +55,66 @@ def _create_operator(args: argparse.Namespace) -> None:
     print(f"Created operator {user.username!r}.")
 
 
+def _import_customers(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from kaimen_core import customers
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise KaimenError(f"No such file: {path}")
+    report = customers.operator_import(business_slug=args.business, data=path.read_bytes(),
+                                       on_duplicate=args.on_duplicate, dry_run=args.dry_run)
+    for issue in report.issues:
+        column = f" [{issue.column}]" if issue.column else ""
+        print(f"line {issue.line}{column}: {issue.outcome}: {issue.reason}")
+    verb = "Would import (dry run, nothing written)" if args.dry_run else "Imported"
+    print(f"{verb}: {report.rows} rows; created {report.created}, updated {report.updated}, "
+          f"unchanged {report.unchanged}, skipped {report.skipped}, refused {report.refused}.")
+
+
+def _export_customers(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from kaimen_core import customers
+
+    path = Path(args.out)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            rows = customers.operator_export(business_slug=args.business, out=out)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"Exported {rows} customers to {path}.")
+
+
+def _worker(_args: argparse.Namespace) -> None:
+    from kaimen_core import worker
+    from kaimen_core.logs import configure_logging
+
+    configure_logging()
+    worker.run_forever()
+
+
+def _privacy_erase(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from kaimen_core import privacy
+
+    ids = [args.request] if args.request is not None else privacy.read_request_ids(Path(args.requests_file))
+
+    def progress(done: int, total: int, result: privacy.BulkResult) -> None:
+        print(f"[{done}/{total}] request {result.request_id}: {result.status} — {result.detail}", flush=True)
+
+    results = privacy.erase_requests(ids, actor=privacy.COMMAND_LINE_OPERATOR, on_progress=progress)
+    failed = [r.request_id for r in results if r.status != "completed"]
+    print(f"{len(results) - len(failed)} erased, {len(failed)} failed.")
+    if failed:
+        raise KaimenError(f"Requests not finished: {', '.join(map(str, failed))}. Run the same command again "
+                          "to resume them.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kaimen_core", description="Kaimen operator commands.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,6 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--name", required=True, help="the operator's display name")
     operator.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     operator.set_defaults(run=_create_operator)
+
+    worker = commands.add_parser("worker", help="run queued jobs (texts, reminders, retries) until stopped")
+    worker.set_defaults(run=_worker)
+
+    importer = commands.add_parser("import-customers", help="import a CSV of customers into a business (audited)")
+    importer.add_argument("--business", required=True, metavar="SLUG", help="the business's slug")
+    importer.add_argument("--file", required=True, metavar="FILE", help="the CSV file (headers as in an export)")
+    importer.add_argument("--on-duplicate", choices=("update", "skip"), default="update",
+                          help="what to do with a phone (or email) that is already a customer (default: update)")
+    importer.add_argument("--dry-run", action="store_true", help="print the row-by-row report; write nothing")
+    importer.set_defaults(run=_import_customers)
+
+    exporter = commands.add_parser("export-customers", help="export a business's customers as CSV (audited)")
+    exporter.add_argument("--business", required=True, metavar="SLUG", help="the business's slug")
+    exporter.add_argument("--out", required=True, metavar="FILE", help="where to write the CSV")
+    exporter.set_defaults(run=_export_customers)
+
+    privacy_cmd = commands.add_parser("privacy", help="privacy operations (erasure of verified deletion requests)")
+    privacy_commands = privacy_cmd.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
+    erase = privacy_commands.add_parser("erase", help="run or resume erasures; safe to run again after a stop")
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument("--request", type=int, metavar="ID", help="one deletion request")
+    which.add_argument("--requests-file", metavar="FILE", help="a file of request ids, one per line")
+    erase.set_defaults(run=_privacy_erase)
     return parser
 
 

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(
         None, validation_alias=_env("TWILIO_AUTH_TOKEN"), description="The platform's Twilio auth token."
     )
+    twilio_api_base: str | None = Field(
+        None, validation_alias=_env("KAIMEN_TWILIO_API_BASE"),
+        description="Send Twilio API calls here instead of https://api.twilio.com (tests' fake server).",
+    )
     stripe_secret_key: SecretStr | None = Field(
         None, validation_alias=_env("STRIPE_SECRET_KEY"), description="Stripe API key for billing."
     )

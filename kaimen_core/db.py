@@ -13,6 +13,7 @@ connection never carries the previous request's business.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,9 +104,17 @@ def _refuse_privileged_role(engine: Engine) -> None:
         )
 
 
-@lru_cache(maxsize=1)
+_ENGINE_LOCK = threading.Lock()
+
+
 def get_engine() -> Engine:
-    """The process's one engine for the app's database URL."""
+    """The process's one engine for the app's database URL (built once, even by racing threads)."""
+    with _ENGINE_LOCK:
+        return _build_engine()
+
+
+@lru_cache(maxsize=1)
+def _build_engine() -> Engine:
     engine = create_engine_for(get_settings().app_database_url)
     if engine.dialect.name == "postgresql":
         try:
@@ -116,11 +125,15 @@ def get_engine() -> Engine:
     return engine
 
 
-def reset_engine() -> None:
-    """Dispose of the process's engine (tests point it at another database)."""
-    if get_engine.cache_info().currsize:
-        get_engine().dispose()
-    get_engine.cache_clear()
+def reset_engine(*, close: bool = True) -> None:
+    """Forget the process's engine (tests point it at another database).
+
+    A forked child passes ``close=False``: it must not close connections its parent owns.
+    """
+    with _ENGINE_LOCK:
+        if _build_engine.cache_info().currsize:
+            _build_engine().dispose(close=close)
+        _build_engine.cache_clear()
 
 
 @event.listens_for(OrmSession, "after_begin")

@@ -24,10 +24,12 @@ from kaimen_core.config import get_settings
 from kaimen_core.models import (
     Booking,
     Business,
+    BusinessHours,  # bookings (issue 4)
     ConsentEvent,
     Customer,
     Message,
     Service,
+    StaffHours,  # bookings (issue 4)
     StaffMember,
     StaffService,
     utcnow,
@@ -110,6 +112,12 @@ def _sample_data(session, business: Business, owner_id: int, staff_user_id: int,
     for member, (_, _, offered) in zip(staff, _STAFF, strict=True):
         session.add_all(StaffService(staff_id=member.id, service_id=services[i].id, business_id=business.id)
                         for i in offered)
+    # Opening hours Monday to Saturday, 9:00-17:00 (the sample bookings fit them); Jordan keeps weekly hours
+    # of his own (the same days), so the Staff page shows both ways of setting hours.
+    session.add_all(BusinessHours(business_id=business.id, weekday=d, opens_minute=540, closes_minute=1020)
+                    for d in range(6))
+    session.add_all(StaffHours(business_id=business.id, staff_id=staff[1].id, weekday=d, starts_minute=540,
+                               ends_minute=1020) for d in range(6))
 
     customers = []
     for i in range(40):
@@ -151,6 +159,8 @@ def _sample_data(session, business: Business, owner_id: int, staff_user_id: int,
                 session.add(Booking(business_id=business.id, customer_id=rng.choice(customers).id,
                                     staff_id=member.id, service_id=service.id, start_at=start_utc,
                                     end_at=end.astimezone(ZoneInfo("UTC")), status=status,
+                                    occupied_until=(end + timedelta(minutes=service.buffer_minutes)).astimezone(
+                                        ZoneInfo("UTC")),
                                     created_by_user_id=owner_id))
                 cursor = end + timedelta(minutes=service.buffer_minutes)
 

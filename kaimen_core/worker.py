@@ -1,7 +1,8 @@
 """The worker: ``python -m kaimen_core worker`` runs due jobs until stopped.
 
-Handlers by job kind: ``send_message`` (deliver one queued text) and ``reminders``
-(the sweep that queues due booking reminders; the worker schedules it every minute).
+Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
+sweep that queues due booking reminders; every minute) and ``retention`` (the purge of
+records past their business's retention periods; once a day).
 A handler that raises is retried with backoff (kaimen_core.jobs) until its attempts run
 out, then the job stays ``failed`` with the error; a text's own failure reason is kept
 on the message for the inbox.
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from kaimen_core import db, jobs
+from kaimen_core import db, jobs, retention
 from kaimen_core.messaging._delivery import RetryLater, deliver
 from kaimen_core.messaging._reminders import send_due_reminders
 from kaimen_core.models import Job, utcnow
@@ -27,6 +28,7 @@ __all__ = ["Worker", "run_forever"]
 
 log = logging.getLogger(__name__)
 REMINDER_EVERY = timedelta(minutes=1)
+RETENTION_EVERY = timedelta(days=1)
 
 
 class Worker:
@@ -39,13 +41,14 @@ class Worker:
         self.engine = engine
 
     def schedule_reminders(self, now: datetime | None = None) -> None:
-        """Make sure one reminder sweep is queued (idempotent across workers)."""
+        """Make sure one reminder sweep and one retention purge are queued (idempotent across workers)."""
         now = now or utcnow()
         with db.system_session(engine=self.engine) as session:
-            queued = session.exec(select(Job.id).where(Job.kind == "reminders",
-                                                       Job.status.in_(("queued", "running")))).first()
-            if queued is None:
-                jobs.enqueue(session, kind="reminders", payload={}, run_at=now, max_attempts=3)
+            for kind in ("reminders", "retention"):
+                queued = session.exec(select(Job.id).where(Job.kind == kind,
+                                                           Job.status.in_(("queued", "running")))).first()
+                if queued is None:
+                    jobs.enqueue(session, kind=kind, payload={}, run_at=now, max_attempts=3)
 
     def run_once(self, *, now: datetime | None = None, limit: int = 10) -> int:
         """Claim up to ``limit`` due jobs and run them; returns how many ran."""
@@ -65,6 +68,11 @@ class Worker:
                     send_due_reminders(session, now=now)
                     jobs.enqueue(session, kind="reminders", payload={}, max_attempts=3,
                                  run_at=(now or utcnow()) + REMINDER_EVERY)
+            elif job.kind == "retention":
+                with db.system_session(engine=self.engine) as session:
+                    retention.purge_expired(session, now=now)
+                    jobs.enqueue(session, kind="retention", payload={}, max_attempts=3,
+                                 run_at=(now or utcnow()) + RETENTION_EVERY)
             else:
                 raise ValueError(f"unknown job kind {job.kind!r}")
         except RetryLater as exc:

@@ -135,6 +135,7 @@ def make_records(tenant: Tenant) -> Records:
         session.add_all([consent, suppression, booking, message, job, webhook, privacy, enforcement])
         session.add(StaffService(staff_id=staff.id, service_id=service.id, business_id=b))
         session.flush()
+        _booking_rows(session, b, staff.id, booking)
         return Records(b, customer.id, consent.id, suppression.id, staff.id, service.id, booking.id, message.id,
                        job.id, webhook.id, privacy.id, enforcement.id)
 
@@ -171,3 +172,46 @@ _MODELS: dict[str, type[SQLModel]] = {
     for model in (Business, User, UserSession, Customer, ConsentEvent, SuppressionEntry, StaffMember, Service,
                   StaffService, Booking, Message, Job, WebhookEvent, PrivacyRequest, AuditEvent, EnforcementAction)
 }
+
+
+# --- bookings (issue 4): hours, time off and booking events ------------------------------
+from kaimen_core.models import BookingEvent, BusinessHours, StaffHours, TimeOff  # noqa: E402
+
+
+def _booking_rows(session, business_id: int, staff_id: int, booking: Booking) -> None:
+    """Opening hours, staff hours, time off and a booking event, so every bookings table has a row."""
+    session.add_all([
+        BusinessHours(business_id=business_id, weekday=0, opens_minute=540, closes_minute=1020),
+        StaffHours(business_id=business_id, staff_id=staff_id, weekday=0, starts_minute=600, ends_minute=960),
+        TimeOff(business_id=business_id, staff_id=staff_id, starts_at=booking.start_at + timedelta(days=7),
+                ends_at=booking.start_at + timedelta(days=8), reason=f"time off at business {business_id}"),
+        BookingEvent(business_id=business_id, booking_id=booking.id, kind="created", status="booked",
+                     start_at=booking.start_at, staff_id=staff_id, actor_label="system"),
+    ])
+    session.flush()
+
+
+_MODELS.update({model.__tablename__: model for model in (BookingEvent, BusinessHours, StaffHours, TimeOff)})
+
+
+# --- messaging (issue 5): settings, a conversation and a reminder record -------------------
+from kaimen_core.models import Conversation, MessagingSettings, ReminderRecord  # noqa: E402
+
+_records_without_messaging = make_records
+
+
+def make_records(tenant: Tenant) -> Records:
+    """As above, plus messaging settings, a conversation and a reminder record."""
+    records = _records_without_messaging(tenant)
+    b = tenant.business_id
+    with db.system_session() as session:
+        session.add_all([
+            MessagingSettings(business_id=b, templates={"reminder": f"reminder of business {b}"}),
+            Conversation(business_id=b, customer_id=records.customer_id, needs_person=True,
+                         needs_person_reason=f"flag of business {b}"),
+            ReminderRecord(business_id=b, booking_id=records.booking_id, kind="24h", start_at=utcnow()),
+        ])
+    return records
+
+
+_MODELS.update({model.__tablename__: model for model in (Conversation, MessagingSettings, ReminderRecord)})

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from kaimen_core import audit
+from kaimen_core import audit, messaging
 from kaimen_core.actors import Actor
 from kaimen_core.bookings._availability import _Calendar
 from kaimen_core.bookings._common import VIEW_ROLES, as_utc, business_zone, clock, day_label, load_service, load_staff
@@ -119,13 +119,20 @@ def _customer(session: Session, actor: Actor, customer_id: int) -> Customer:
 
 
 def _record(session: Session, actor: Actor, booking: Booking, kind: str, *, previous: Booking | None = None) -> None:
-    session.add(BookingEvent(
+    """The booking's history row, its audit event, and (created, moved, cancelled) the
+    customer's confirmation text, queued through messaging's send path in this transaction."""
+    event = BookingEvent(
         business_id=booking.business_id, booking_id=booking.id, kind=kind, status=booking.status,
         start_at=booking.start_at, staff_id=booking.staff_id,
         previous_start_at=previous.start_at if previous else None,
         previous_staff_id=previous.staff_id if previous else None,
         actor_user_id=actor.user_id, actor_label=actor.label[:60],
-    ))
+    )
+    if kind in messaging.CHANGES:
+        session.flush()
+        messaging.notify_booking_change(session, actor=actor, booking_id=booking.id, change=kind)
+        event.processed_at = utcnow()
+    session.add(event)
     audit.record(session, actor=actor, action=f"booking.{kind}", target_type="booking", target_id=booking.id,
                  detail={"staff_id": booking.staff_id, "status": booking.status})
 

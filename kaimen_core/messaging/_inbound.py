@@ -20,6 +20,7 @@ from kaimen_core.actors import SYSTEM
 from kaimen_core.config import get_settings
 from kaimen_core.messaging import _consent, _delivery, _send, _text
 from kaimen_core.models import Business, Conversation, Customer, Message, WebhookEvent, utcnow
+from kaimen_core.models.customers import customer_search_text
 from kaimen_core.providers.sms import valid_signature
 
 __all__ = ["EMPTY_TWIML", "MAX_BODY_BYTES", "WebhookReply", "handle_twilio"]
@@ -108,6 +109,7 @@ def _customer_for(session: Session, business: Business, phone: str, now: datetim
         return found
     session.execute(
         _insert(session)(Customer).values(business_id=business.id, name=phone, phone_e164=phone, tags=[],
+                                          search_text=customer_search_text(phone, None, phone, []),
                                           created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["business_id", "phone_e164"]))
     return session.exec(query).one()

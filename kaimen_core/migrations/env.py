@@ -21,12 +21,19 @@ def _url() -> str:
     return get_settings().owner_database_url
 
 
+def _include(obj, name, type_, reflected, compare_to) -> bool:
+    # Indexes that only PostgreSQL has (trigram, expression and sort-order indexes written
+    # by hand in a revision) are not in the models; autogenerate must not drop them.
+    return not (type_ == "index" and reflected and compare_to is None)
+
+
 def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=_include,
     )
 
 

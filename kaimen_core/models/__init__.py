@@ -3,10 +3,21 @@
 from kaimen_core.models._types import utcnow
 from kaimen_core.models.audit import AuditEvent, AuditEventPublic
 from kaimen_core.models.auth import ROLES, LoginAttempt, User, UserPublic, UserSession
-from kaimen_core.models.bookings import BOOKING_STATUSES, Booking, Service, StaffMember, StaffService
+from kaimen_core.models.bookings import (
+    BOOKING_EVENT_KINDS,
+    BOOKING_STATUSES,
+    Booking,
+    BookingEvent,
+    BusinessHours,
+    Service,
+    StaffHours,
+    StaffMember,
+    StaffService,
+    TimeOff,
+)
 from kaimen_core.models.customers import ConsentEvent, Customer, SuppressionEntry
 from kaimen_core.models.jobs import Job
-from kaimen_core.models.messaging import Message
+from kaimen_core.models.messaging import Conversation, Message, MessagingSettings, ReminderRecord, ScreeningTerm
 from kaimen_core.models.privacy import PrivacyRequest
 from kaimen_core.models.tenancy import (
     BUSINESS_STATUSES,
@@ -19,6 +30,7 @@ from kaimen_core.models.tenancy import (
 from kaimen_core.models.webhooks import WebhookEvent
 
 __all__ = [
+    "BOOKING_EVENT_KINDS",
     "BOOKING_STATUSES",
     "BUSINESS_STATUSES",
     "ENFORCEMENT_ACTIONS",
@@ -26,20 +38,28 @@ __all__ = [
     "AuditEvent",
     "AuditEventPublic",
     "Booking",
+    "BookingEvent",
     "Business",
+    "BusinessHours",
     "BusinessPublic",
     "BusinessUpdate",
     "ConsentEvent",
+    "Conversation",
     "Customer",
     "EnforcementAction",
     "Job",
     "LoginAttempt",
     "Message",
+    "MessagingSettings",
     "PrivacyRequest",
+    "ReminderRecord",
+    "ScreeningTerm",
     "Service",
+    "StaffHours",
     "StaffMember",
     "StaffService",
     "SuppressionEntry",
+    "TimeOff",
     "User",
     "UserPublic",
     "UserSession",
@@ -65,5 +85,12 @@ TENANT_TABLES = (
     "privacy_requests",
     "audit_events",
     "enforcement_actions",
+    "business_hours",
+    "staff_hours",
+    "time_off",
+    "booking_events",
+    "messaging_settings",
+    "conversations",
+    "reminder_records",
 )
 __all__ += ["TENANT_TABLES"]

@@ -8,7 +8,6 @@ is in flight (the scan skips that one cell) and are wiped by the certificate ste
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from sqlmodel import Session, col, select
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import KaimenError, ValidationError
+from kaimen_core.messaging._text import phone_hash
 from kaimen_core.models import (
     Booking,
     Business,
@@ -61,11 +61,6 @@ class ErasureResult:
     steps_done: list[str] = field(default_factory=list)
     certificate: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, str]] = field(default_factory=list)
-
-
-def phone_hash(business_id: int, phone_e164: str) -> str:
-    """The one-way hash an opt-out is remembered by after the customer is erased."""
-    return hashlib.sha256(f"kaimen-suppression:{business_id}:{phone_e164}".encode()).hexdigest()
 
 
 def _default_erasers() -> ProviderErasers:

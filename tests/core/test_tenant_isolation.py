@@ -26,7 +26,16 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlmodel import Session, select
 
 import kaimen_core
-from kaimen_core import audit, auth, db, tenancy
+from kaimen_core import (
+    audit,
+    auth,
+    bookings,  # issue 4
+    customers,
+    db,
+    messaging,  # issue 5
+    privacy,  # issue 6
+    tenancy,
+)
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import TENANT_TABLES, Booking, Customer, StaffMember, utcnow
@@ -134,6 +143,17 @@ RECIPES: dict[str, Recipe] = {
         s, actor=actor, business_id=w.b.business_id, action="suspend", reason="Competitor sabotage"),
     "tenancy.list_enforcement": lambda s, actor, w: tenancy.list_enforcement(
         s, actor=actor, business_id=w.b.business_id),
+    "customers.get_customer": lambda s, actor, w: customers.get_customer(
+        s, actor=actor, customer_id=w.b_records.customer_id),
+    "customers.update_customer": lambda s, actor, w: customers.update_customer(
+        s, actor=actor, customer_id=w.b_records.customer_id, name="Hijacked", phone="+12125559999"),
+    "customers.record_consent": lambda s, actor, w: customers.record_consent(
+        s, actor=actor, customer_id=w.b_records.customer_id, kind="marketing", granted=True, method="in_person",
+        wording="planted"),
+    "customers.list_consent_events": lambda s, actor, w: customers.list_consent_events(
+        s, actor=actor, customer_id=w.b_records.customer_id),
+    "customers.customer_history": lambda s, actor, w: customers.customer_history(
+        s, actor=actor, customer_id=w.b_records.customer_id),
 }
 
 # Public functions that take an id but no actor. Each is either run in A's session with
@@ -148,6 +168,122 @@ PRIMITIVES: dict[str, Recipe | str] = {
         s, user_id=w.b_staff.user_id, reason="sign_out", keep_session_id=None),
 }
 
+
+
+# --- bookings (issue 4): every id is B's; A's owner gets NotFound, A's staff PermissionDenied or NotFound
+def _b_time_off_id(w: World) -> int:
+    from kaimen_core.models import TimeOff
+    from tests.factories import rows
+
+    return rows(TimeOff, TimeOff.business_id == w.b.business_id)[0].id
+
+
+_SOON = utcnow() + timedelta(days=3)
+RECIPES.update({
+    "bookings.update_service": lambda s, actor, w: bookings.update_service(
+        s, actor=actor, service_id=w.b_records.service_id, name="Hijacked", duration_minutes=30, price_cents=0,
+        currency="USD", buffer_minutes=0, active=False),
+    "bookings.update_staff": lambda s, actor, w: bookings.update_staff(
+        s, actor=actor, staff_id=w.b_records.staff_id, name="Hijacked", bio=None, active=False, service_ids=[]),
+    "bookings.set_staff_photo": lambda s, actor, w: bookings.set_staff_photo(
+        s, actor=actor, staff_id=w.b_records.staff_id, data=b"\x89PNG\r\n\x1a\n"),
+    "bookings.remove_staff_photo": lambda s, actor, w: bookings.remove_staff_photo(
+        s, actor=actor, staff_id=w.b_records.staff_id),
+    "bookings.staff_photo": lambda s, actor, w: bookings.staff_photo(s, actor=actor, staff_id=w.b_records.staff_id),
+    "bookings.staff_hours": lambda s, actor, w: bookings.staff_hours(s, actor=actor, staff_id=w.b_records.staff_id),
+    "bookings.set_staff_hours": lambda s, actor, w: bookings.set_staff_hours(
+        s, actor=actor, staff_id=w.b_records.staff_id, spans=[]),
+    "bookings.list_time_off": lambda s, actor, w: bookings.list_time_off(
+        s, actor=actor, staff_id=w.b_records.staff_id),
+    "bookings.add_time_off": lambda s, actor, w: bookings.add_time_off(
+        s, actor=actor, staff_id=w.b_records.staff_id, starts_at=_SOON, ends_at=_SOON + timedelta(hours=8)),
+    "bookings.remove_time_off": lambda s, actor, w: bookings.remove_time_off(
+        s, actor=actor, time_off_id=_b_time_off_id(w)),
+    "bookings.create_booking": lambda s, actor, w: bookings.create_booking(
+        s, actor=actor, staff_id=w.b_records.staff_id, service_id=w.b_records.service_id, start_at=_SOON,
+        customer_id=w.b_records.customer_id),
+    "bookings.reschedule_booking": lambda s, actor, w: bookings.reschedule_booking(
+        s, actor=actor, booking_id=w.b_records.booking_id, start_at=_SOON),
+    "bookings.cancel_booking": lambda s, actor, w: bookings.cancel_booking(
+        s, actor=actor, booking_id=w.b_records.booking_id),
+    "bookings.complete_booking": lambda s, actor, w: bookings.complete_booking(
+        s, actor=actor, booking_id=w.b_records.booking_id),
+    "bookings.mark_no_show": lambda s, actor, w: bookings.mark_no_show(
+        s, actor=actor, booking_id=w.b_records.booking_id),
+    "bookings.get_booking": lambda s, actor, w: bookings.get_booking(
+        s, actor=actor, booking_id=w.b_records.booking_id),
+    "bookings.list_bookings": lambda s, actor, w: bookings.list_bookings(
+        s, actor=actor, start_at=utcnow(), end_at=utcnow() + timedelta(days=30), staff_id=w.b_records.staff_id),
+    "bookings.free_slots": lambda s, actor, w: bookings.free_slots(
+        s, actor=actor, service_id=w.b_records.service_id, start_date=_SOON.date(), end_date=_SOON.date()),
+    "bookings.week_grid": lambda s, actor, w: bookings.week_grid(
+        s, actor=actor, staff_id=w.b_records.staff_id, week_of=_SOON.date()),
+})
+
+
+# --- messaging (issue 5): B's customer and booking; A's owner and staff get NotFound or PermissionDenied
+# Privacy: every request-id function with B's request, every business-id one with B's business.
+RECIPES.update({
+    "privacy.access_export": lambda s, actor, w: privacy.access_export(
+        s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.acknowledge": lambda s, actor, w: privacy.acknowledge(
+        s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.get_request": lambda s, actor, w: privacy.get_request(
+        s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.load_request": lambda s, actor, w: privacy.load_request(
+        s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.start": lambda s, actor, w: privacy.start(s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.restrict": lambda s, actor, w: privacy.restrict(s, actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.verify_identity": lambda s, actor, w: privacy.verify_identity(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, method="Checked a photo ID"),
+    "privacy.extend": lambda s, actor, w: privacy.extend(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, notice="We need more time; the new date is in May."),
+    "privacy.refuse": lambda s, actor, w: privacy.refuse(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, legal_reason="Manifestly unfounded request"),
+    "privacy.complete": lambda s, actor, w: privacy.complete(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, response="Answered by email"),
+    "privacy.record_correction": lambda s, actor, w: privacy.record_correction(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, fields=["email"]),
+    "privacy.lift_restriction": lambda s, actor, w: privacy.lift_restriction(
+        s, actor=actor, request_id=w.b_records.privacy_request_id, notice="Told them by email the restriction ends."),
+    "privacy.run_erasure": lambda s, actor, w: privacy.run_erasure(
+        actor=actor, request_id=w.b_records.privacy_request_id),
+    "privacy.find_customer": lambda s, actor, w: privacy.find_customer(
+        s, actor=actor, business_id=w.b.business_id, email=f"customer{w.b.business_id}@example.com"),
+    "privacy.list_requests": lambda s, actor, w: privacy.list_requests(s, actor=actor, business_id=w.b.business_id),
+    "privacy.record_request": lambda s, actor, w: privacy.record_request(
+        s, actor=actor, business_id=w.b.business_id, kind="deletion", regime="gdpr", channel="email",
+        requester_name="Someone", email=f"customer{w.b.business_id}@example.com"),
+    "privacy.business_export": lambda s, actor, w: privacy.business_export(
+        s, actor=actor, business_id=w.b.business_id),
+    "privacy.close_business": lambda s, actor, w: privacy.close_business(actor=actor, business_id=w.b.business_id),
+})
+
+RECIPES.update({
+    "messaging.get_thread": lambda s, actor, w: messaging.get_thread(
+        s, actor=actor, customer_id=w.b_records.customer_id),
+    "messaging.mark_read": lambda s, actor, w: messaging.mark_read(
+        s, actor=actor, customer_id=w.b_records.customer_id),
+    "messaging.resolve_flag": lambda s, actor, w: messaging.resolve_flag(
+        s, actor=actor, customer_id=w.b_records.customer_id),
+    "messaging.send_text": lambda s, actor, w: messaging.send_text(
+        s, actor=actor, customer_id=w.b_records.customer_id, body="planted text"),
+    "messaging.notify_booking_change": lambda s, actor, w: messaging.notify_booking_change(
+        s, actor=actor, booking_id=w.b_records.booking_id, change="created"),
+    "messaging.set_limits": lambda s, actor, w: messaging.set_limits(
+        s, actor=actor, business_id=w.b.business_id, rate_per_minute=1, daily_cap=1),
+})
+PRIMITIVES.update({
+    "privacy.phone_hash": "pure: messaging's one-way hash of a number for a business; reads no rows",
+    "privacy.scan": "the erasure's verification, run only by kaimen_core.privacy in a system session after the "
+                    "request was loaded for the actor; it returns where traces are, never their text",
+    "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
+                    "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
+    "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
+                   "by design); no page or tenant code calls it",
+    "jobs.retry_or_fail": "the worker's own bookkeeping on a job it claimed, in a system session; no page or "
+                          "tenant code calls it",
+})
 
 def test_every_function_that_takes_an_id_has_a_recipe():
     assert "auth.remove_user" in WITH_ACTOR, "the introspection found nothing: is kaimen_core importable?"

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from kaimen_core import db, jobs, messaging
-from kaimen_core.models import Customer, Job, Message
+from kaimen_core.models import AuditEvent, Customer, Job, Message, utcnow
 from kaimen_core.providers.sms import TwilioProvider
 from kaimen_core.worker import Worker
-from tests.factories import rows
+from tests.factories import make_business, rows
 from tests.fakes.messaging import PUBLIC_URL, at, customer, texting_business
 from tests.fakes.twilio import FakeTwilio
 
@@ -189,3 +189,22 @@ def test_erasure_deletes_twilios_record_of_a_text_and_a_missing_one_counts_as_de
     worker.provider.delete_message(sent["sid"])
     worker.provider.delete_message(sent["sid"])  # already gone: no error
     assert fake.deleted == [sent["sid"]] and fake.sent == []
+
+
+def test_the_worker_schedules_a_daily_retention_purge_and_runs_it(database, fake, worker):
+    tenant = make_business()
+    old = utcnow() - timedelta(days=400)
+    with db.system_session() as session:
+        session.add(AuditEvent(business_id=tenant.business_id, actor_label="system", action="test.old",
+                               created_at=old))
+    worker.schedule_reminders()
+    worker.schedule_reminders()  # idempotent: still one of each
+    assert sorted(j.kind for j in rows(Job, Job.status == "queued")) == ["reminders", "retention"]
+    while worker.run_once():
+        if not rows(Job, Job.kind == "retention", Job.status == "queued", Job.run_at <= utcnow()):
+            break
+    assert rows(AuditEvent, AuditEvent.action == "test.old") == []
+    [purged] = rows(AuditEvent, AuditEvent.action == "retention.purged")
+    assert purged.detail["audit_events"] == 1
+    [next_run] = rows(Job, Job.kind == "retention", Job.status == "queued")
+    assert next_run.run_at > utcnow() + timedelta(hours=23)

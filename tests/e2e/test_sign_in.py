@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from tests.menus import OWNER_MENU, STAFF_MENU, titles
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
 expect = sync_api.expect
 
@@ -115,7 +117,7 @@ def test_owner_signs_in_and_stays_signed_in_across_reloads_and_browsers(server, 
     page = sign_in(context, server.url, "demo-owner", server.demo_password)
 
     expect_dashboard(page, "Demo Salon")
-    assert sidebar_links(page) == ["Home", "Team", "Settings", "Audit log", "Account"]
+    assert sidebar_links(page) == titles(OWNER_MENU)
     cookies = session_cookies(context)
     assert cookies, "no kaimen_session cookie after signing in"
 
@@ -174,7 +176,7 @@ def test_staff_see_home_and_account_only(server, new_context):
     page = sign_in(context, server.url, "demo-staff", server.demo_password)
 
     expect_dashboard(page, "Demo Salon")
-    assert sidebar_links(page) == ["Home", "Account"]
+    assert sidebar_links(page) == titles(STAFF_MENU)
     expect(page.get_by_role("heading", name="Recent activity")).to_have_count(0)
 
     team = open_page(context, f"{server.url}/team")
@@ -182,7 +184,7 @@ def test_staff_see_home_and_account_only(server, new_context):
     expect_dashboard(team, "Demo Salon")
     expect(team.get_by_role("heading", name="Team", exact=True)).to_have_count(0)
     expect(team.get_by_text("Add a staff member")).to_have_count(0)
-    assert sidebar_links(team) == ["Home", "Account"]
+    assert sidebar_links(team) == titles(STAFF_MENU)
 
 
 def test_a_new_business_signs_up_and_lands_on_its_dashboard(server, new_context):
@@ -211,5 +213,5 @@ def test_a_new_business_signs_up_and_lands_on_its_dashboard(server, new_context)
 
     expect_dashboard(page, "Harbor Nails")
     expect(page.get_by_text("Signed in as Rosa Diaz · times shown in America/New_York")).to_be_visible()
-    assert sidebar_links(page) == ["Home", "Team", "Settings", "Audit log", "Account"]
+    assert sidebar_links(page) == titles(OWNER_MENU)
     assert session_cookies(page.context)

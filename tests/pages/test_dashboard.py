@@ -34,7 +34,7 @@ def test_an_owner_sees_their_counts_warnings_and_recent_activity(signed_in):
     assert [w.value for w in at.warning] == [
         f"Warning from Kaimen ({local}): warning for business {tenant.business_id}"
     ]
-    assert [s.value for s in at.subheader] == ["Recent activity"]
+    assert [s.value for s in at.subheader] == ["Bookings", "Recent activity"]  # Bookings: the charts (issue 4)
     activity = at.dataframe[0].value.to_dict("records")
     assert {"business.signed_up", "auth.sign_in"} <= {row["What"] for row in activity}
     assert {row["Who"] for row in activity} == {f"owner:{tenant.username}"}

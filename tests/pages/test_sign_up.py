@@ -8,6 +8,7 @@ from sqlmodel import func, select
 from kaimen_core import auth, db
 from kaimen_core.models import AuditEvent, Business, User, UserSession
 from tests.factories import make_business
+from tests.menus import OWNER_MENU, titles
 
 GOOD = {
     "business_name": "Fern Street Barbers",
@@ -52,7 +53,7 @@ def test_a_new_business_lands_on_its_dashboard(sign_up_page, press, navigation):
     assert not at.error
     assert [t.value for t in at.title] == ["Fern Street Barbers"]
     assert [c.value for c in at.sidebar.caption] == ["Owner · ada"]
-    assert navigation[-1].titles == ["Home", "Team", "Settings", "Audit log", "Account"]
+    assert navigation[-1].titles == titles(OWNER_MENU)
     actor = auth.resolve_session(cookie=at.session_state["kaimen_cookie"])
     assert (actor.role, actor.username) == ("owner", "ada")
     with db.system_session() as session:

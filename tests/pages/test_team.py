@@ -9,6 +9,7 @@ from kaimen_core import auth, db
 from kaimen_core.exceptions import SessionInvalid
 from kaimen_core.models import User
 from tests.factories import PASSWORD, make_business, make_staff
+from tests.menus import STAFF_MENU, titles
 
 STAFF_PASSWORD = "first day password"
 
@@ -76,7 +77,7 @@ def test_an_owner_adds_a_staff_member_who_can_then_sign_in(team_page, press, sig
     staff_tab = signed_in("mia", STAFF_PASSWORD)
     assert [t.value for t in staff_tab.title] == ["Harbour Salon"]
     assert [c.value for c in staff_tab.sidebar.caption] == ["Staff · mia"]
-    assert navigation[-1].titles == ["Home", "Account"]
+    assert navigation[-1].titles == titles(STAFF_MENU)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from kaimen_core import config
+from kaimen_core import config, customers, db
 from kaimen_core.models import AuditEvent, Customer, Message, WebhookEvent
 from tests.factories import count, rows
 from tests.fakes.messaging import PUBLIC_URL, TOKEN, customer, signed, texting_business
@@ -53,6 +53,9 @@ def test_a_signed_inbound_text_creates_the_customer_and_message_and_answers_empt
     (person,) = rows(Customer, Customer.business_id == tenant.business_id)
     assert person.phone_e164 == "+12125550123" and message.customer_id == person.id
     assert [e.kind for e in rows(WebhookEvent)] == ["sms.inbound"]
+    with db.tenant_session(tenant.owner) as session:  # the new customer can be found by their number
+        page = customers.search_customers(session, actor=tenant.owner, query="555-0123")
+    assert [c.id for c in page.customers] == [person.id]
 
 
 def test_the_same_message_sid_twice_has_one_effect(client):

@@ -9,7 +9,7 @@ own buffer runs into the next one. A row written without ``occupied_until`` (old
 code) is covered up to its ``end_at``, as before.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 11:20:00
 """
 
@@ -20,7 +20,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
