@@ -24,6 +24,7 @@ from kaimen_core.validators import clean_name, clean_phone, clean_region, clean_
 __all__ = [
     "BusinessRow",
     "EnforcementRecord",
+    "business_by_slug",
     "enforce",
     "get_business",
     "list_businesses",
@@ -146,6 +147,15 @@ def update_business(session: Session, *, actor: Actor, changes: BusinessUpdate) 
         session.add(business)
         audit.record(session, actor=actor, action="business.updated", target_type="business",
                      target_id=business.id, detail={"fields": ",".join(sorted(changed))})
+    return BusinessPublic.model_validate(business, from_attributes=True)
+
+
+def business_by_slug(session: Session, *, actor: Actor, slug: str) -> BusinessPublic:
+    """Operators: the business with this slug."""
+    audit.record_operator_access(session, actor=actor, purpose="business_lookup")
+    business = session.exec(select(Business).where(Business.slug == (slug or "").strip().lower())).first()
+    if business is None:
+        raise NotFound(f"No business has the slug {slug!r}.")
     return BusinessPublic.model_validate(business, from_attributes=True)
 
 

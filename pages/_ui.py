@@ -177,6 +177,12 @@ def done_and_rerun(message: str) -> None:
     st.rerun()
 
 
+def forget(*keys: str) -> None:
+    """Empty these widgets on the next run (after a form's input was saved)."""
+    for key in keys:
+        st.session_state.pop(key, None)
+
+
 def show_done() -> None:
     """Show the confirmation :func:`done_and_rerun` left for this run, if any."""
     message = st.session_state.pop(_STATE_DONE, None)

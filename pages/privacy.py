@@ -21,7 +21,7 @@ with db.tenant_session(actor) as session:
     requests = privacy.list_requests(session, actor=actor)
 
 with st.expander("Record a new request", expanded=not requests):
-    with st.form("privacy_record", clear_on_submit=True):
+    with st.form("privacy_record"):
         left, middle, right = st.columns(3)
         kind = left.selectbox("Kind", privacy.KINDS, key="pr_kind")
         regime = middle.selectbox("Law", privacy.REGIMES, format_func=str.upper, key="pr_regime")
@@ -44,6 +44,7 @@ with st.expander("Record a new request", expanded=not requests):
 
         view = ui.attempt(_record)
         if view:
+            ui.forget("pr_requester", "pr_contact", "pr_phone", "pr_email")
             ui.done_and_rerun(f"Recorded request {view.id}; due {ui.local_time(view.due_at, zone, '%Y-%m-%d')}.")
 
 with st.expander("How long records are kept"):

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import db, privacy
+from kaimen_core import db, privacy, tenancy
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -11,8 +11,33 @@ st.title("Privacy deletions")
 st.caption("Deletion requests that businesses have verified, across every business. Each erasure runs its "
            "steps with checkpoints, so an interrupted run resumes where it stopped.")
 
+ui.show_done()
+with st.expander("Record a request on a business's instruction"):
+    with st.form("op_record"):
+        left, middle, right = st.columns(3)
+        slug = left.text_input("Business (slug)", key="op_slug")
+        kind = middle.selectbox("Kind", privacy.KINDS, index=privacy.KINDS.index("deletion"), key="op_kind")
+        regime = right.selectbox("Law", privacy.REGIMES, format_func=str.upper, key="op_regime")
+        requester = left.text_input("Requester's name", key="op_requester")
+        channel = middle.selectbox("How they asked", privacy.CHANNELS, key="op_channel")
+        phone = right.text_input("Customer's phone", key="op_phone")
+        email = left.text_input("or customer's email", key="op_email")
+        if st.form_submit_button("Record request"):
+            def _record():
+                with db.tenant_session(actor) as session:
+                    business = tenancy.business_by_slug(session, actor=actor, slug=slug)
+                    return privacy.record_request(session, actor=actor, business_id=business.id, kind=kind,
+                                                  regime=regime, channel=channel, requester_name=requester,
+                                                  phone=phone, email=email)
+
+            view = ui.attempt(_record)
+            if view:
+                ui.forget("op_slug", "op_requester", "op_phone", "op_email")
+                ui.done_and_rerun(f"Recorded request {view.id} for business {view.business_id}; the business "
+                                  "verifies the person's identity before erasure.")
+
 with db.tenant_session(actor) as session:
-    pending = [v for v in privacy.list_requests(session, actor=actor, kind="deletion", open_only=True)]
+    pending = list(privacy.list_requests(session, actor=actor, kind="deletion", open_only=True))
 
 if not pending:
     st.info("No open deletion requests.")

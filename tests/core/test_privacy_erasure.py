@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kaimen_core import db, privacy
+from kaimen_core import db, messaging, privacy
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import (
     AuditEvent,
@@ -23,6 +23,8 @@ from kaimen_core.models import (
 )
 from kaimen_core.privacy import ErasureFailed, ProviderErasers
 from tests.factories import count, make_business, make_operator, rows
+from tests.fakes.messaging import customer as make_customer
+from tests.fakes.messaging import texting_business
 
 NAME, PHONE, EMAIL = "Maria Lopez", "+12125550199", "maria.lopez@example.com"
 
@@ -237,3 +239,22 @@ def test_another_business_is_untouched(database):
     privacy.run_erasure(actor=a.owner, request_id=request_id, erasers=FakeProviders().erasers)
     assert count(Customer, Customer.id == theirs["person"]) == 1
     assert len(_everything_scanned(b)) > 0
+
+
+def test_an_opt_out_outlives_the_erasure_of_the_customer(database):
+    tenant, _ = texting_business()
+    make_customer(tenant, phone=PHONE, name=NAME)
+    with db.tenant_session(tenant.owner) as session:
+        messaging.simulate_incoming(session, actor=tenant.owner, phone=PHONE, body="STOP")
+    request_id = _deletion_request(tenant)
+    assert privacy.run_erasure(actor=tenant.owner, request_id=request_id,
+                               erasers=FakeProviders().erasers).status == "completed"
+    assert count(Customer, Customer.phone_e164 == PHONE) == 0
+
+    with db.tenant_session(tenant.owner) as session:  # the same number writes again later
+        messaging.simulate_incoming(session, actor=tenant.owner, phone=PHONE, body="Hello, are you open Sunday?")
+    [again] = rows(Customer, Customer.phone_e164 == PHONE)
+    with db.tenant_session(tenant.owner) as session:
+        reply = messaging.send_text(session, actor=tenant.owner, customer_id=again.id, body="Yes, 10 to 4!")
+    assert reply.status == "refused"
+    assert "opted out" in (reply.decision or "").lower() or "suppress" in (reply.decision or "").lower()

@@ -104,3 +104,20 @@ def test_an_owner_changes_how_long_texts_are_kept(database, privacy_page, press)
     assert "Retention periods saved; the daily purge applies them." in [s.value for s in at.success]
     with db.tenant_session(tenant.owner) as session:
         assert retention.get_periods(session, actor=tenant.owner).messages_months == 6
+
+
+def test_an_operator_records_a_request_on_a_business_instruction(database, signed_in, press):
+    tenant = make_business("Harbor Nails")
+    _customer(tenant)
+    operator, _ = make_operator()
+    at = signed_in(operator.username).switch_page("pages/privacy_operations.py").run()
+    at.text_input(key="op_slug").input("no-such-business")
+    at.text_input(key="op_requester").input("Maria Lopez")
+    at.text_input(key="op_phone").input("(212) 555-0199")
+    press(at, "Record request")
+    assert [e.value for e in at.error] == ["No business has the slug 'no-such-business'."]
+    at.text_input(key="op_slug").input("harbor-nails")
+    press(at, "Record request")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [request] = rows(PrivacyRequest)
+    assert (request.business_id, request.kind, request.status) == (tenant.business_id, "deletion", "received")
