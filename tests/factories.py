@@ -144,9 +144,10 @@ def make_records(tenant: Tenant) -> Records:
 
 
 def rows(model: type[SQLModel], *where: Any) -> list[Any]:
-    """Every stored row of ``model`` matching ``where`` (read as the system, across businesses)."""
+    """Every stored row of ``model`` matching ``where``, oldest first (read as the system, across businesses)."""
     with db.system_session() as session:
-        return list(session.exec(select(model).where(*where)).all())
+        key = model.__table__.primary_key.columns
+        return list(session.exec(select(model).where(*where).order_by(*key)).all())
 
 
 def count(model: type[SQLModel], *where: Any) -> int:

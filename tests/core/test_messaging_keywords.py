@@ -56,7 +56,9 @@ def receive(number, body, sid, now=NOON, phone="+12125550123"):
 
 
 def outbound(business_id):
-    return rows(Message, Message.direction == "outbound", Message.business_id == business_id)
+    """The business's outbound texts in the order they were written (a table scan has no order)."""
+    return sorted(rows(Message, Message.direction == "outbound", Message.business_id == business_id),
+                  key=lambda m: m.id)
 
 
 def test_stop_then_start_then_help_records_consent_and_replies_once_each(database):
