@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl
 import pytest
 from PIL import Image
 
-from kaimen_core import bookings, config, db, media
+from kaimen_core import bookings, config, db, media, privacy
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import StaffMember
 from kaimen_core.providers.media import CloudinaryMediaStore, LocalMediaStore, MediaUnavailable, media_store
-from tests.factories import make_business, rows
+from tests.factories import make_business, make_operator, rows
 
 
 def photo(fmt: str = "JPEG", size=(64, 48), *, gps: bool = False, mode: str = "RGB") -> bytes:
@@ -251,3 +251,17 @@ def _prefix(handler) -> str:
     import os
 
     return os.environ["CLOUDINARY_URL"].split("upload_prefix=", 1)[1]
+
+
+def test_closing_a_business_destroys_its_staff_photos_at_cloudinary(database, cloudinary):
+    tenant = make_business("Closing Photos")
+    owner = tenant.owner
+    with db.tenant_session(owner) as session:
+        sam = bookings.create_staff(session, actor=owner, name="Sam")
+        bookings.set_staff_photo(session, actor=owner, staff_id=sam, data=photo("JPEG"))
+        privacy.request_closure(session, actor=owner, confirm_name="Closing Photos")
+    assert len(cloudinary.assets) == 1
+    operator, _ = make_operator()
+    certificate = privacy.close_business(actor=operator, business_id=tenant.business_id)  # the real adapters
+    assert cloudinary.assets == {}
+    assert certificate["media"] == 1 and certificate["verified_remaining_rows"] == 0
