@@ -7,16 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.e2e.journeys import idle, signed_in_page
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def idle(page) -> None:
-    page.locator(IDLE).wait_for()
 
 
 def next_weekday(start: date) -> date:
@@ -26,14 +23,7 @@ def next_weekday(start: date) -> date:
 
 
 def test_owner_books_a_free_slot(server, new_context):
-    page = new_context().new_page()
-    page.goto(server.url)
-    idle(page)
-    form = page.get_by_test_id("stForm")
-    form.get_by_role("textbox", name="Username").fill("demo-owner")
-    form.get_by_role("textbox", name="Password", exact=True).fill(server.demo_password)
-    form.get_by_role("button", name="Login").click()
-    idle(page)
+    page = signed_in_page(server, new_context)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Calendar").click()
     idle(page)

@@ -7,31 +7,21 @@ import io
 
 import pytest
 
+from tests.e2e.journeys import idle, signed_in_page
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 FILE = ("name;phone;email;tags\r\n"
         "Zoë Quintero;(212) 555-0177;zoe@example.com;vip\r\n"
         "=Evil Formula;212 555 0178;;\r\n"
         "No Number;12;;\r\n").encode("utf-8-sig")
 
 
-def idle(page) -> None:
-    page.locator(IDLE).wait_for()
-
-
 def test_an_owner_imports_a_small_file_and_downloads_the_export(server, new_context, tmp_path):
-    page = new_context().new_page()
-    page.goto(server.url)
-    idle(page)
-    form = page.get_by_test_id("stForm")
-    form.get_by_role("textbox", name="Username").fill("demo-owner")
-    form.get_by_role("textbox", name="Password", exact=True).fill(server.demo_password)
-    form.get_by_role("button", name="Login").click()
-    idle(page)
+    page = signed_in_page(server, new_context)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Import customers").click()
     idle(page)

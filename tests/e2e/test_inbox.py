@@ -9,27 +9,17 @@ import sys
 
 import pytest
 
+from tests.e2e.journeys import idle, signed_in_page
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def idle(page) -> None:
-    page.locator(IDLE).wait_for()
 
 
 def test_an_owner_reads_and_answers_a_simulated_incoming_text(server, new_context):
-    page = new_context().new_page()
-    page.goto(server.url)
-    idle(page)
-    form = page.get_by_test_id("stForm")
-    form.get_by_role("textbox", name="Username").fill("demo-owner")
-    form.get_by_role("textbox", name="Password", exact=True).fill(server.demo_password)
-    form.get_by_role("button", name="Login").click()
-    idle(page)
+    page = signed_in_page(server, new_context)
 
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Inbox").click()
     idle(page)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.e2e.journeys import idle
 from tests.menus import OWNER_MENU, STAFF_MENU, titles
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
@@ -15,17 +16,11 @@ expect = sync_api.expect
 pytestmark = pytest.mark.browser
 
 COOKIE = "kaimen_session"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 INCORRECT = "Username or password is incorrect."
 LOCKED = re.compile(r"Too many failed sign-in attempts\. Sign-in for this username is locked until \d\d:\d\d UTC\.")
 
 
 # --- what a person does --------------------------------------------------------------
-
-
-def idle(page) -> None:
-    """Wait until Streamlit has finished running the script (a click while it runs can be lost)."""
-    page.locator(IDLE).wait_for()
 
 
 def open_page(context, url: str):
