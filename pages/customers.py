@@ -125,11 +125,11 @@ if found.customers:
         history = ui.attempt(lambda: customers.customer_history(session, actor=actor, customer_id=pick))
     if history:
         c = history.customer
-        st.subheader(c.name, anchor=False)
+        st.subheader(ui.plain(c.name), anchor=False)
         facts = [
             f"Phone: {c.phone_e164 or '—'}",
             f"Email: {ui.plain(c.email) if c.email else '—'}",
-            f"Language: {c.preferred_language or '—'} · Time zone: {c.time_zone or '—'}",
+            f"Language: {ui.plain(c.preferred_language) or '—'} · Time zone: {ui.plain(c.time_zone) or '—'}",
             "Transactional texts: " + ("yes (existing customer relationship)" if c.transactional_consent else "no"),
             "Marketing texts: " + (f"yes, since {ui.local_time(c.marketing_consent_at, zone)} "
                                    f"({c.marketing_consent_method})" if c.marketing_consent else "no"),

@@ -83,16 +83,16 @@ def thread_view(customer_id: int) -> None:
     if thread is None:
         return
     st.session_state["inbox_customer_name"] = thread.name
-    st.subheader(thread.name)
+    st.subheader(ui.plain(thread.name))
     st.caption(thread.phone or "no number")
     if thread.needs_person:
-        st.warning(f"Needs a person: {thread.needs_person_reason}. Automated texts are paused.")
+        st.warning(f"Needs a person: {ui.plain(thread.needs_person_reason)}. Automated texts are paused.")
     for message in thread.messages:
         with st.chat_message("user" if message.direction == "inbound" else "assistant",
                              avatar=":material/person:" if message.direction == "inbound" else ":material/storefront:"):
             st.markdown(ui.plain(message.body))
             for item in message.media:
-                st.caption(f"Attachment ({item.get('content_type') or 'file'}): {item.get('url')}")
+                st.caption(f"Attachment ({ui.plain(item.get('content_type')) or 'file'}): {ui.plain(item.get('url'))}")
             meta = [ui.local_time(message.created_at, zone)]
             if message.direction == "outbound":
                 meta.append(STATUS_ICONS.get(message.status, message.status))
