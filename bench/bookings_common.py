@@ -3,63 +3,28 @@ and a salon with staff, a service and opening hours. Everything runs on 127.0.0.
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-TMP = Path(tempfile.mkdtemp(prefix="kaimen-bench-bookings-"))
-os.environ.update(KAIMEN_DATA_DIR=str(TMP), KAIMEN_BCRYPT_ROUNDS="4", KAIMEN_COOKIE_KEY="bench-" + "k" * 40)
-for _name in ("KAIMEN_DATABASE_URL", "KAIMEN_MIGRATE_DATABASE_URL", "CLOUDINARY_URL"):
-    os.environ.pop(_name, None)
+from throwaway import ADMIN_HINT, postgres_database, sqlite_database
 
-from sqlalchemy import make_url, text  # noqa: E402
-
-from kaimen_core import bookings, config, db, tenancy  # noqa: E402
-from kaimen_core.actors import Actor, Origin  # noqa: E402
+from kaimen_core import bookings, db, tenancy
+from kaimen_core.actors import Actor, Origin
 
 PASSWORD = "bench password 123"
 ZONE = "America/New_York"
 
 
-def _use(app_url: str, owner_url: str) -> None:
-    os.environ["KAIMEN_DATABASE_URL"] = app_url
-    os.environ["KAIMEN_MIGRATE_DATABASE_URL"] = owner_url
-    config.reset_settings()
-    db.reset_engine()
-    db.migrate()
-
-
 def databases(which: list[str]) -> Iterator[tuple[str, str]]:
     """Yield ``(kind, owner_url)`` for SQLite and, when KAIMEN_BENCH_POSTGRES_URL is set, PostgreSQL."""
     if "sqlite" in which:
-        url = f"sqlite:///{TMP / 'bench.db'}"
-        _use(url, url)
-        yield "sqlite", url
+        yield "sqlite", sqlite_database()
     if "postgres" not in which:
         return
-    admin = os.environ.get("KAIMEN_BENCH_POSTGRES_URL")
-    if not admin:
-        print("postgres   skipped: set KAIMEN_BENCH_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-        return
-    url = make_url(config.Settings.model_validate({"database_url": admin}).database_url)
-    name = f"kaimen_bench_bookings_{os.getpid()}"
-    engine = db.create_engine_for(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        owner_url = url.set(database=name).render_as_string(hide_password=False)
-        app_url = url.set(database=name, username="kaimen_app_bench", password="bench").render_as_string(
-            hide_password=False)
-        _use(app_url, owner_url)
+    with postgres_database("bookings") as owner_url:
+        if owner_url is None:
+            print(f"postgres   skipped: {ADMIN_HINT}")
+            return
         yield "postgres", owner_url
-    finally:
-        db.reset_engine()
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        engine.dispose()
 
 
 def make_salon(n: int, staff: int, *, duration: int = 30) -> tuple[Actor, int, list[int]]:

@@ -15,19 +15,12 @@ Usage: KAIMEN_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test \\
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.update(KAIMEN_DATA_DIR=tempfile.mkdtemp(prefix="kaimen-bench-"), KAIMEN_BCRYPT_ROUNDS="4",
-                  KAIMEN_COOKIE_KEY="bench-" + "k" * 40)
+from sqlalchemy import text
+from throwaway import ADMIN_HINT, postgres_database
 
-from sqlalchemy import make_url, text
-
-from kaimen_core import config, db, privacy, tenancy
+from kaimen_core import db, privacy, tenancy
 from kaimen_core.actors import Origin
 from kaimen_core.privacy import ProviderErasers
 
@@ -40,22 +33,6 @@ def _noop(_ref: str) -> None:
 
 
 ERASERS = ProviderErasers(delete_message=_noop, delete_media=_noop, message_service="none (bench)")
-
-
-def _database(admin_url, name: str):
-    engine = db.create_engine_for(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    owner = admin_url.set(database=name).render_as_string(hide_password=False)
-    app = admin_url.set(database=name, username="kaimen_app_bench", password="bench").render_as_string(
-        hide_password=False)
-    os.environ["KAIMEN_DATABASE_URL"], os.environ["KAIMEN_MIGRATE_DATABASE_URL"] = app, owner
-    config.reset_settings()
-    db.reset_engine()
-    db.migrate()
-    return owner
 
 
 def _seed(owner_url: str, messages: int) -> tuple[object, int]:
@@ -105,10 +82,11 @@ def _erase_one(actor, customer_id: int) -> tuple[float, float]:
     return total - scan, scan
 
 
-def run(admin_url, messages: int, bulk: int) -> tuple[float, float, float | None]:
-    name = f"kaimen_bench_erase_{messages}_{os.getpid()}"
-    owner = _database(admin_url, name)
-    try:
+def run(messages: int, bulk: int) -> tuple[float, float, float | None] | None:
+    """Erase in a fresh database of ``messages`` messages; None without a PostgreSQL server."""
+    with postgres_database(f"erase_{messages}") as owner:
+        if owner is None:
+            return None
         actor, first = _seed(owner, messages)
         _erase_one(actor, first + 1)  # warm the caches and the plan
         erase, scan = _erase_one(actor, first + 2)
@@ -119,12 +97,6 @@ def run(admin_url, messages: int, bulk: int) -> tuple[float, float, float | None
             privacy.erase_requests(ids, actor=actor, erasers=ERASERS)
             rate = bulk / (time.perf_counter() - started)
         return erase, scan, rate
-    finally:
-        db.reset_engine()
-        engine = db.create_engine_for(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        engine.dispose()
 
 
 def main() -> None:
@@ -134,19 +106,18 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=1_000,
                         help="customers erased one after another in the small database")
     args = parser.parse_args()
-    admin = os.environ.get("KAIMEN_BENCH_POSTGRES_URL")
-    if not admin:
-        print("skipped: set KAIMEN_BENCH_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-        return
-    url = make_url(config.Settings.model_validate({"database_url": admin}).database_url)
     print(f"small database ({args.small:,} messages)", flush=True)
-    small_erase, small_scan, rate = run(url, args.small, args.bulk)
+    small = run(args.small, args.bulk)
+    if small is None:
+        print(f"skipped: {ADMIN_HINT}")
+        return
+    small_erase, small_scan, rate = small
     print(f"  erase one customer {small_erase * 1e3:.1f} ms, verification scan {small_scan * 1e3:.1f} ms", flush=True)
     if rate:
         print(f"  bulk erasure: {rate:,.1f} customers/s ({args.bulk:,} customers one after another, each "
               "verified by its own scan)", flush=True)
     print(f"large database ({args.large:,} messages)", flush=True)
-    large_erase, large_scan, _ = run(url, args.large, 0)
+    large_erase, large_scan, _ = run(args.large, 0)
     print(f"  erase one customer {large_erase * 1e3:.1f} ms, verification scan {large_scan * 1e3:.1f} ms")
     print(f"erase one customer: ratio large/small {large_erase / small_erase:5.2f} (target <= 2)")
     print(f"verification scan:  ratio large/small {large_scan / max(small_scan, 1e-6):5.2f} (reported separately)")

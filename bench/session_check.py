@@ -14,33 +14,18 @@ Usage: python bench/session_check.py [--calls 2000]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-TMP = Path(tempfile.mkdtemp(prefix="kaimen-bench-"))
-os.environ.update(KAIMEN_DATA_DIR=str(TMP), KAIMEN_BCRYPT_ROUNDS="4", KAIMEN_COOKIE_KEY="bench-" + "k" * 40)
+from sqlalchemy import text
+from throwaway import ADMIN_HINT, postgres_database, sqlite_database
 
-from sqlalchemy import make_url, text  # noqa: E402
-
-from kaimen_core import config, db, tenancy  # noqa: E402
-from kaimen_core.actors import Origin  # noqa: E402
-from kaimen_core.auth import resolve_session  # noqa: E402
-from kaimen_core.models import Customer, utcnow  # noqa: E402
+from kaimen_core import db, tenancy
+from kaimen_core.actors import Origin
+from kaimen_core.auth import resolve_session
+from kaimen_core.models import Customer, utcnow
 
 PASSWORD = "bench password 123"
-
-
-def _use(app_url: str, owner_url: str) -> None:
-    os.environ["KAIMEN_DATABASE_URL"] = app_url
-    os.environ["KAIMEN_MIGRATE_DATABASE_URL"] = owner_url
-    config.reset_settings()
-    db.reset_engine()
-    db.migrate()
 
 
 def _timed(fn, calls: int) -> float:
@@ -110,31 +95,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     calls = max(parser.parse_args().calls, 50)
 
-    sqlite_url = f"sqlite:///{TMP / 'bench.db'}"
-    _use(sqlite_url, sqlite_url)
+    sqlite_database()
     session_check("sqlite", calls)
 
-    admin = os.environ.get("KAIMEN_BENCH_POSTGRES_URL")
-    if not admin:
-        print("postgres   skipped: set KAIMEN_BENCH_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-        return
-    url = make_url(config.Settings.model_validate({"database_url": admin}).database_url)
-    name = f"kaimen_bench_{os.getpid()}"
-    engine = db.create_engine_for(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        owner_url = url.set(database=name).render_as_string(hide_password=False)
-        app_url = url.set(database=name, username="kaimen_app_bench", password="bench").render_as_string(
-            hide_password=False)
-        _use(app_url, owner_url)
+    with postgres_database("session") as owner_url:
+        if owner_url is None:
+            print(f"postgres   skipped: {ADMIN_HINT}")
+            return
         session_check("postgres", calls)
         rls_cost(owner_url, calls)
-    finally:
-        db.reset_engine()
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        engine.dispose()
 
 
 if __name__ == "__main__":
