@@ -1,16 +1,19 @@
-"""Inbound signed texts into the sidecar on PostgreSQL vs a bare Starlette endpoint, and worker throughput.
+"""Inbound signed texts into the sidecar on PostgreSQL vs a bare Starlette endpoint; the applier; worker sends.
 
 1. The sidecar (``webhooks.app`` under uvicorn[standard]: uvloop + httptools, one
    process) on a throwaway PostgreSQL database, and a bare Starlette endpoint that
    answers 200 (bench/messaging_bare_app.py), served the same way in the same run.
    A keep-alive load client on 127.0.0.1 sends signed inbound texts, 10% of them
    repeated deliveries of an earlier MessageSid; it reports requests/s and p99 latency
-   for each, the ratio, and then counts stored messages per unique MessageSid.
-2. Worker send throughput against the fake Twilio server (tests/fakes/twilio.py):
+   for each and the ratio. The sidecar only stores the raw events (group commit).
+2. The applier: the worker's apply step (``messaging.apply_pending_webhooks``) drains
+   the stored events with ``--appliers`` loops side by side (events/s); then the stored
+   messages are counted per unique MessageSid (exactly one each).
+3. Worker send throughput against the fake Twilio server (tests/fakes/twilio.py):
    texts/s through the worker (claim, re-check, send through the twilio SDK, record)
    versus the same SDK sends alone.
 
-Usage: python bench/messaging_webhooks.py [--requests 4000] [--concurrency 32] [--texts 300]
+Usage: python bench/messaging_webhooks.py [--requests 4000] [--concurrency 32] [--appliers 2] [--texts 300]
 PostgreSQL: KAIMEN_BENCH_POSTGRES_URL (a superuser URL; default postgresql://postgres@127.0.0.1:5432/test).
 """
 
@@ -23,22 +26,23 @@ import random
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-TMP = Path(tempfile.mkdtemp(prefix="kaimen-bench-messaging-"))
-TOKEN, PUBLIC = "bench-twilio-token", "https://kaimen.example.com"
-os.environ.update(KAIMEN_DATA_DIR=str(TMP), KAIMEN_BCRYPT_ROUNDS="4", KAIMEN_COOKIE_KEY="bench-" + "k" * 40,
-                  TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID="AC" + "0" * 32, KAIMEN_PUBLIC_URL=PUBLIC)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throwaway  # first: a private data folder, cheap hashing, the project on sys.path
 
-from sqlalchemy import make_url, text  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN, PUBLIC = "bench-twilio-token", "https://kaimen.example.com"
+os.environ.update(TWILIO_AUTH_TOKEN=TOKEN, TWILIO_ACCOUNT_SID="AC" + "0" * 32, KAIMEN_PUBLIC_URL=PUBLIC)
+os.environ.setdefault("KAIMEN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+from sqlalchemy import text  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from kaimen_core import config, db  # noqa: E402
+from kaimen_core import db, messaging  # noqa: E402
 from kaimen_core.models import Business  # noqa: E402
 
 NUMBER = "+15555550100"
@@ -48,27 +52,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def setup_database(admin_url: str) -> tuple[str, str, object]:
-    admin = db.create_engine_for(
-        db.Settings.model_validate({"database_url": admin_url}).database_url, isolation_level="AUTOCOMMIT")
-    name = f"kaimen_bench_{os.getpid()}"
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    base = make_url(admin.url.render_as_string(hide_password=False))
-    owner = base.set(database=name).render_as_string(hide_password=False)
-    app = base.set(database=name, username="kaimen_app_bench", password="bench-app-pw").render_as_string(
-        hide_password=False)
-    os.environ.update(KAIMEN_DATABASE_URL=app, KAIMEN_MIGRATE_DATABASE_URL=owner)
-    config.reset_settings()
-    db.reset_engine()
-    db.migrate()
-    with db.system_session() as session:
-        session.add(Business(name="Bench Salon", slug="bench", time_zone="America/New_York", region="US",
-                             messaging_number=NUMBER))
-    return app, owner, (admin, name)
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -158,19 +141,43 @@ def webhooks_bench(args) -> None:
         for process in (bare, sidecar):
             os.killpg(process.pid, 15)
             process.wait(timeout=10)
-    with db.system_session() as session:
-        stored = session.execute(text("SELECT count(*), count(DISTINCT provider_sid) FROM messages "
-                                      "WHERE direction = 'inbound'")).one()
-        events = session.execute(text("SELECT count(*) FROM webhook_events WHERE kind = 'sms.inbound'")).scalar_one()
     print(f"inbound texts: {args.requests} requests ({args.requests - unique} duplicate deliveries), "
           f"{args.concurrency} connections, uvicorn[standard] one process each, PostgreSQL")
     print(f"  bare Starlette 200:   {bare_rps:8.0f} req/s   p99 {bare_p99:6.1f} ms")
     print(f"  sidecar /twilio/sms:  {rps:8.0f} req/s   p99 {p99:6.1f} ms   statuses {statuses}")
     print(f"  ratio sidecar/bare: {rps / bare_rps:.2f} (target >= 0.25); p99 target < 100 ms: "
-          f"{'met' if p99 < 100 else 'NOT met'}")
-    verdict = "exactly one per sid" if stored[0] == stored[1] == unique == events else "MISMATCH"
+          f"{'met' if p99 < 100 else 'NOT met'}", flush=True)
+    with db.system_session() as session:
+        received = session.execute(text("SELECT count(*) FROM webhook_events WHERE status = 'received'")).scalar_one()
+    applied, elapsed = drain(args.appliers)
+    with db.system_session() as session:
+        stored = session.execute(text("SELECT count(*), count(DISTINCT provider_sid) FROM messages "
+                                      "WHERE direction = 'inbound'")).one()
+        events = dict(session.execute(text("SELECT status, count(*) FROM webhook_events "
+                                           "WHERE kind = 'sms.inbound' GROUP BY status")).all())
+    print(f"applier: {received} received events applied by {args.appliers} loop(s) in {elapsed:.1f} s: "
+          f"{applied / elapsed:6.0f} events/s")
+    verdict = ("exactly one per sid" if stored[0] == stored[1] == unique == events.get("applied") == applied
+               else "MISMATCH")
     print(f"  unique MessageSids sent {unique}; stored inbound messages {stored[0]} with {stored[1]} distinct sids; "
-          f"raw events {events} -> {verdict}")
+          f"raw events by status {events} -> {verdict}")
+
+
+def drain(appliers: int) -> tuple[int, float]:
+    """Apply every received event with ``appliers`` loops side by side; (events applied, seconds)."""
+    counts = [0] * appliers
+
+    def loop(n: int) -> None:
+        while taken := messaging.apply_pending_webhooks(limit=100):
+            counts[n] += taken
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(appliers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts), time.perf_counter() - start
 
 
 def worker_bench(args) -> None:
@@ -212,18 +219,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--appliers", type=int, default=2)
     parser.add_argument("--texts", type=int, default=300)
     args = parser.parse_args()
-    admin_url = os.environ.get("KAIMEN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    _, _, (admin, name) = setup_database(admin_url)
-    try:
+    with throwaway.postgres_database("messaging"):
+        with db.system_session() as session:
+            session.add(Business(name="Bench Salon", slug="bench", time_zone="America/New_York", region="US",
+                                 messaging_number=NUMBER))
         webhooks_bench(args)
         worker_bench(args)
-    finally:
-        db.reset_engine()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""The worker: ``python -m kaimen_core worker`` runs due jobs until stopped.
+"""The worker: ``python -m kaimen_core worker`` applies received webhook events and runs due jobs until stopped.
 
+Each round first applies the webhook events the sidecar stored
+(``messaging.apply_pending_webhooks``: inbound texts, keywords, delivery status), so a
+STOP that has arrived is applied before any queued text is sent, then runs due jobs.
 Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
 sweep that queues due booking reminders; every minute) and ``retention`` (the purge of
 records past their business's retention periods; once a day).
@@ -20,6 +23,7 @@ from sqlmodel import select
 
 from kaimen_core import db, jobs, retention
 from kaimen_core.messaging._delivery import RetryLater, deliver
+from kaimen_core.messaging._events import apply_pending_webhooks
 from kaimen_core.messaging._reminders import send_due_reminders
 from kaimen_core.models import Job, utcnow
 from kaimen_core.providers.sms import SmsProvider, get_provider
@@ -29,6 +33,8 @@ __all__ = ["Worker", "run_forever"]
 log = logging.getLogger(__name__)
 REMINDER_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(days=1)
+#: Webhook events applied per transaction.
+WEBHOOK_BATCH = 100
 
 
 class Worker:
@@ -50,12 +56,22 @@ class Worker:
                 if queued is None:
                     jobs.enqueue(session, kind=kind, payload={}, run_at=now, max_attempts=3)
 
+    def apply_webhooks(self, *, now: datetime | None = None, limit: int = WEBHOOK_BATCH) -> int:
+        """Apply received webhook events until none are left (at most ``limit`` per transaction)."""
+        applied = 0
+        while taken := apply_pending_webhooks(limit=limit, now=now, engine=self.engine):
+            applied += taken
+            if taken < limit:
+                break
+        return applied
+
     def run_once(self, *, now: datetime | None = None, limit: int = 10) -> int:
-        """Claim up to ``limit`` due jobs and run them; returns how many ran."""
+        """Apply received webhook events, then claim up to ``limit`` due jobs and run them; returns how many ran."""
+        applied = self.apply_webhooks(now=now)
         taken = jobs.claim(worker=self.name, now=now, limit=limit, engine=self.engine)
         for job in taken:
             self._run(job, now)
-        return len(taken)
+        return applied + len(taken)
 
     def _run(self, job: Job, now: datetime | None) -> None:
         try:
@@ -85,7 +101,7 @@ class Worker:
         jobs.finish(job.id, engine=self.engine)
 
 
-def run_forever(*, idle_sleep: float = 1.0) -> None:
+def run_forever(*, idle_sleep: float = 0.5) -> None:
     """Run jobs until SIGINT/SIGTERM; sleeps briefly when there is nothing to do."""
     stop = False
 

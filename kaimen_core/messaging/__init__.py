@@ -4,15 +4,18 @@
   (confirmations) decide through the one send path (``_send``): refuse, hold or queue,
   always recorded on the message with the reason; every accepted text is a message row
   plus a ``send_message`` job the worker delivers (``_delivery``).
-- :func:`handle_twilio` applies Twilio's webhooks (``_inbound``): signature, raw event
-  stored once, inbound texts with STOP/START/HELP keywords and plain-words stop
-  requests, delivery status that never moves backwards.
+- :class:`TwilioWebhooks` is the sidecar's request path (``_ingest``): checks and
+  signature (``_inbound``), then the raw event stored once with group commit, answered
+  fast. :func:`apply_pending_webhooks` (the worker, ``_events``) applies stored events:
+  inbound texts with STOP/START/HELP keywords and plain-words stop requests, delivery
+  status that never moves backwards.
 - The inbox (``_inbox``), owner and operator settings (``_settings``), reminders
   (``_reminders``), and the pure text rules (``_text``, ``_window``).
 """
 
 from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater
-from kaimen_core.messaging._inbound import EMPTY_TWIML, MAX_BODY_BYTES, WebhookReply, handle_twilio
+from kaimen_core.messaging._events import apply_pending_webhooks
+from kaimen_core.messaging._inbound import EMPTY_TWIML, MAX_BODY_BYTES, TwilioEvent, WebhookReply, check_twilio
 from kaimen_core.messaging._inbox import (
     FILTERS,
     ConversationRow,
@@ -26,6 +29,7 @@ from kaimen_core.messaging._inbox import (
     simulate_incoming,
     simulation_available,
 )
+from kaimen_core.messaging._ingest import EventWriter, TwilioWebhooks, store_events
 from kaimen_core.messaging._reminders import CHANGES, notify_booking_change, send_due_reminders
 from kaimen_core.messaging._send import AUTOMATED_KINDS, Decision
 from kaimen_core.messaging._settings import (
@@ -52,18 +56,22 @@ __all__ = [
     "STATUS_RANK",
     "ConversationRow",
     "Decision",
+    "EventWriter",
     "MessageView",
     "RetryLater",
     "Segments",
     "SettingsView",
     "Thread",
+    "TwilioEvent",
+    "TwilioWebhooks",
     "WebhookReply",
     "add_screening_term",
+    "apply_pending_webhooks",
     "asks_to_stop",
+    "check_twilio",
     "classify_keyword",
     "get_messaging_settings",
     "get_thread",
-    "handle_twilio",
     "list_conversations",
     "list_screening_terms",
     "mark_read",
@@ -76,5 +84,6 @@ __all__ = [
     "set_limits",
     "simulate_incoming",
     "simulation_available",
+    "store_events",
     "update_messaging_settings",
 ]

@@ -195,6 +195,7 @@ def queue_text(
         jobs.enqueue(session, kind="send_message", business_id=business.id,
                      payload={"message_id": message.id}, run_at=decision.until or now)
     conversation = conversation_for(session, customer)
-    conversation.last_message_at = now
+    if conversation.last_message_at < now:  # a reply to an older text applied late never moves it back
+        conversation.last_message_at = now
     session.add(conversation)
     return message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from kaimen_core.models._types import BigId, JsonDoc, utcnow
@@ -14,13 +14,20 @@ __all__ = ["WebhookEvent"]
 
 
 class WebhookEvent(SQLModel, table=True):
-    """One delivery from Twilio or Stripe, kept for idempotency and replay."""
+    """One delivery from Twilio or Stripe, kept for idempotency and replay; the worker's queue of events to apply.
+
+    ``status``: ``received`` (stored by the sidecar, not yet applied), ``applied``, or
+    ``failed`` with ``error`` saying why (an operator may replay it).
+    """
 
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
         Index("ix_webhook_events_received_at", "received_at"),
         Index("ix_webhook_events_business_id", "business_id"),
+        Index("ix_webhook_events_received", "id", postgresql_where=text("status = 'received'"),
+              sqlite_where=text("status = 'received'")),
+        Index("ix_webhook_events_status_received_at", "status", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from kaimen_core import db, messaging
-from kaimen_core.messaging import _inbound
 from kaimen_core.messaging._text import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from kaimen_core.models import ConsentEvent, Conversation, Customer, Message, SuppressionEntry
 from tests.factories import count, rows
@@ -52,7 +51,10 @@ NOON = at("2026-11-27 17:00")
 
 
 def receive(number, body, sid, now=NOON, phone="+12125550123"):
-    _inbound.receive_text({"MessageSid": sid, "From": phone, "To": number, "Body": body}, now=now)
+    """A text as the sidecar stores it, then the worker's apply step."""
+    params = {"MessageSid": sid, "From": phone, "To": number, "Body": body}
+    messaging.store_events([messaging.TwilioEvent(event_id=sid, kind="sms.inbound", payload=params, received_at=now)])
+    assert messaging.apply_pending_webhooks() == 1
 
 
 def outbound(business_id):

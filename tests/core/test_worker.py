@@ -208,3 +208,29 @@ def test_the_worker_schedules_a_daily_retention_purge_and_runs_it(database, fake
     assert purged.detail["audit_events"] == 1
     [next_run] = rows(Job, Job.kind == "retention", Job.status == "queued")
     assert next_run.run_at > utcnow() + timedelta(hours=23)
+
+
+def _arrives(number, body, sid, phone="+12125550123"):
+    """A text the sidecar has stored and answered, not yet applied."""
+    messaging.store_events([messaging.TwilioEvent(
+        event_id=sid, kind="sms.inbound", received_at=NOW,
+        payload={"MessageSid": sid, "From": phone, "To": number, "Body": body, "NumMedia": "0"})])
+
+
+def test_a_stop_stored_before_the_worker_runs_wins_over_a_text_queued_earlier(database, fake, worker):
+    message_id, number, cid = queue("Your booking is tomorrow")
+    _arrives(number, "STOP", "SM" + "5" * 32)
+    worker.run_once(now=NOW)  # applies the STOP first, then runs the send jobs
+    assert message(message_id).status == "refused"
+    assert [sent["Body"] for sent in fake.sent] == [
+        rows(Message, Message.direction == "outbound", Message.kind == "system")[0].body]
+    assert "unsubscribed" in fake.sent[0]["Body"]
+    assert rows(Customer, Customer.id == cid)[0].opted_out_at is not None
+
+
+def test_the_worker_applies_help_and_sends_its_reply(database, fake, worker):
+    _, number = texting_business("Lumen Salon")
+    _arrives(number, "help", "SM" + "6" * 32)
+    assert worker.run_once(now=NOW) == 2  # the event, then the reply's send job
+    (sent,) = fake.sent
+    assert sent["To"] == "+12125550123" and sent["Body"].startswith("Lumen Salon: for help call")

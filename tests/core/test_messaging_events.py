@@ -1,0 +1,176 @@
+"""Stored webhook events as the worker's queue: applied in batches, exactly once, failures visible."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from kaimen_core import db, messaging
+from kaimen_core.messaging import _events, _inbound
+from kaimen_core.models import Conversation, Customer, Message, WebhookEvent
+from tests.factories import count, rows
+from tests.fakes.messaging import at, texting_business
+
+NOON = at("2026-11-27 17:00")
+
+
+def store(number, body="Hello", sid="SM1", phone="+12125550123", when=NOON):
+    """A text as the sidecar stores it (received, not applied)."""
+    params = {"MessageSid": sid, "From": phone, "To": number, "Body": body, "NumMedia": "0"}
+    messaging.store_events([messaging.TwilioEvent(event_id=sid, kind="sms.inbound", payload=params,
+                                                  received_at=when)])
+
+
+def drain(**kwargs) -> int:
+    taken = 0
+    while n := messaging.apply_pending_webhooks(**kwargs):
+        taken += n
+    return taken
+
+
+def event(sid):
+    return rows(WebhookEvent, WebhookEvent.event_id == sid)[0]
+
+
+def test_a_crash_between_storing_and_applying_loses_nothing(database, monkeypatch):
+    _, number = texting_business()
+    store(number, sid="SM1")
+    store(number, "STOP", sid="SM2")
+
+    class Crash(BaseException):
+        """The worker process dies mid-batch."""
+
+    def die(*_args, **_kwargs):
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_events, "apply_event", die)
+        with pytest.raises(Crash):
+            messaging.apply_pending_webhooks()
+    assert count(Message) == 0 and count(Customer) == 0  # the plain text applied before the crash rolled back
+    assert [event(sid).status for sid in ("SM1", "SM2")] == ["received", "received"]
+    assert drain() == 2
+    assert [event(sid).status for sid in ("SM1", "SM2")] == ["applied", "applied"]
+    assert count(Message, Message.direction == "inbound") == 2
+    assert rows(Customer)[0].opted_out_at is not None
+
+
+def test_a_failed_event_is_recorded_with_its_reason_and_does_not_block_the_queue(database, monkeypatch):
+    _, number = texting_business()
+    store(number, "HELP", sid="SM1", phone="+12125550199")
+    store(number, "Hello", sid="SM2")
+    real = _inbound._apply_keywords
+
+    def broken(session, business, customer, message, now, replied_at):
+        raise RuntimeError(f"template missing for {customer.phone_e164}")
+
+    _inbound._apply_keywords = broken
+    try:
+        assert drain() == 2
+    finally:
+        _inbound._apply_keywords = real
+    failed, applied = event("SM1"), event("SM2")
+    assert (failed.status, failed.error) == ("failed", "RuntimeError: template missing for <number>")
+    assert applied.status == "applied"
+    # The failed event left nothing behind; the other one is a message.
+    assert [m.provider_sid for m in rows(Message)] == ["SM2"]
+    assert drain() == 0  # failed events are not retried on their own; an operator replays them
+
+
+def test_texts_and_keywords_in_one_batch_apply_in_the_order_they_arrived(database):
+    tenant, number = texting_business()
+    for n, body in enumerate(["Hi", "STOP", "still there?", "START", "Thanks"]):
+        store(number, body, sid=f"SM{n}", when=at(f"2026-11-27 17:0{n}"))
+    assert messaging.apply_pending_webhooks(now=at("2026-11-27 17:10")) == 5
+    (person,) = rows(Customer, Customer.business_id == tenant.business_id)
+    assert person.opted_out_at is None  # STOP, then START
+    assert count(Message, Message.direction == "inbound") == 5
+    replies = sorted(rows(Message, Message.direction == "outbound"), key=lambda m: m.id)
+    assert ["unsubscribed" in replies[0].body, "resubscribed" in replies[1].body] == [True, True]
+    (conversation,) = rows(Conversation)  # moved to the replies, written when applied
+    assert conversation.last_message_at == at("2026-11-27 17:10")
+
+
+def test_applying_the_same_event_again_changes_nothing(database):
+    _, number = texting_business()
+    store(number, "STOP", sid="SM1")
+    store(number, "Hello", sid="SM2")
+    assert drain() == 2
+    with db.system_session() as session:
+        session.execute(text("UPDATE webhook_events SET status = 'received'"))
+    assert drain() == 2
+    assert count(Message, Message.direction == "inbound") == 2
+    assert count(Message, Message.direction == "outbound") == 1  # one opt-out confirmation
+    assert [event(sid).status for sid in ("SM1", "SM2")] == ["applied", "applied"]
+
+
+def test_when_the_set_based_step_fails_its_texts_are_applied_one_by_one(database, monkeypatch):
+    _, number = texting_business()
+    for n in range(3):
+        store(number, f"Text {n}", sid=f"SM{n}", phone=f"+1212555010{n}")
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("set-based step failed")
+
+    monkeypatch.setattr(_events, "_add_texts", broken)
+    assert messaging.apply_pending_webhooks() == 3
+    assert sorted(m.provider_sid for m in rows(Message)) == ["SM0", "SM1", "SM2"]
+    assert count(Customer) == 3
+
+
+def test_an_erased_event_is_applied_as_nothing(database):
+    texting_business()
+    messaging.store_events([messaging.TwilioEvent(event_id="SM1", kind="sms.inbound", payload={"erased": True},
+                                                  received_at=NOON)])
+    assert drain() == 1
+    assert event("SM1").status == "applied" and count(Message) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_an_applier_skips_the_events_another_applier_holds(database):
+    _, number = texting_business()
+    for n in range(3):
+        store(number, f"Text {n}", sid=f"SM{n}")
+    with db.system_session() as holder:  # another applier's transaction, still open
+        holder.execute(text("SELECT id FROM webhook_events WHERE event_id = 'SM0' FOR UPDATE"))
+        assert messaging.apply_pending_webhooks() == 2
+    assert event("SM0").status == "received"
+    assert messaging.apply_pending_webhooks() == 1
+    assert count(Message) == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_two_appliers_never_apply_the_same_event(database):
+    _, number = texting_business()
+    messaging.store_events([
+        messaging.TwilioEvent(event_id=f"SM{n}", kind="sms.inbound", received_at=NOON,
+                              payload={"MessageSid": f"SM{n}", "From": f"+1212555{n % 7:04d}", "To": number,
+                                       "Body": "STOP" if n % 10 == 3 else f"Text {n}"})
+        for n in range(120)])
+    taken = [0, 0]
+    barrier = threading.Barrier(2)
+
+    def applier(index):
+        barrier.wait()
+        while True:
+            try:
+                n = messaging.apply_pending_webhooks(limit=7)
+            except OperationalError:  # a deadlock between the two: that batch rolled back whole; run it again
+                continue
+            if not n:
+                return
+            taken[index] += n
+
+    threads = [threading.Thread(target=applier, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(taken) == 120  # each event taken exactly once between them
+    assert count(WebhookEvent, WebhookEvent.status == "applied") == 120
+    assert count(Message, Message.direction == "inbound") == 120
