@@ -30,7 +30,7 @@ os.environ.update(KAIMEN_DATA_DIR=str(TMP), KAIMEN_BCRYPT_ROUNDS="4", KAIMEN_COO
 import psycopg  # noqa: E402
 from sqlalchemy import make_url  # noqa: E402
 
-from kaimen_core import config, db, tenancy  # noqa: E402
+from kaimen_core import auth, config, db, tenancy  # noqa: E402
 from kaimen_core.actors import Actor, Origin  # noqa: E402
 
 ADMIN_URL = os.environ.get("KAIMEN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -46,38 +46,61 @@ class BenchDatabase:
     name: str
     owner_url: str  # the schema owner (superuser here): seeding and the psql baseline
     app_url: str  # the app's ordinary role, under row-level security
+    reused: bool = False  # an earlier run's kept database, already seeded
 
 
 @contextmanager
-def bench_database(tag: str) -> Iterator[BenchDatabase]:
-    """A new, migrated database on 127.0.0.1, pointed at by the app's settings; dropped afterwards."""
+def bench_database(tag: str, *, keep: bool = False) -> Iterator[BenchDatabase]:
+    """A new, migrated database on 127.0.0.1, pointed at by the app's settings; dropped afterwards.
+
+    With ``keep`` the database is named by ``tag`` alone and kept for the next run, which
+    reuses it (``reused`` is then true and the caller skips seeding); drop it with
+    :func:`drop_kept`.
+    """
     admin = make_url(ADMIN_URL)
     if admin.host not in ("127.0.0.1", "localhost"):
         raise SystemExit("Benches talk only to 127.0.0.1.")
-    name = f"kaimen_bench_{tag}_{os.getpid()}"
+    name = f"kaimen_bench_{tag}_kept" if keep else f"kaimen_bench_{tag}_{os.getpid()}"
     plain = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {name}")
+        reused = keep and connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not reused:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {name}")
     owner = admin.set(drivername="postgresql+psycopg", database=name)
     app = owner.set(username="kaimen_app_bench", password="app-bench-password")
-    found = BenchDatabase(name, owner.render_as_string(hide_password=False), app.render_as_string(hide_password=False))
+    found = BenchDatabase(name, owner.render_as_string(hide_password=False), app.render_as_string(hide_password=False),
+                          reused=bool(reused))
     os.environ["KAIMEN_DATABASE_URL"] = found.app_url
     os.environ["KAIMEN_MIGRATE_DATABASE_URL"] = found.owner_url
     config.reset_settings()
     db.reset_engine()
+    kept = found.reused  # a seeded database survives a failed run; a half-seeded one does not
     try:
         db.migrate()
         yield found
+        kept = keep
     finally:
         db.reset_engine()
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if not kept:
+            drop_kept(name)
+
+
+def drop_kept(name: str) -> None:
+    """Drop a bench database (a kept one included)."""
+    plain = make_url(ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def psql_url(url: str) -> str:
     """The same URL as libpq/psql read it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def owner_of(n: int) -> Actor:
+    """The owner of the business :func:`new_business` made with ``n`` (in a reused database)."""
+    return auth.sign_in(username=f"benchowner{n}", password=PASSWORD, origin=Origin()).actor
 
 
 def new_business(n: int) -> tuple[Actor, str]:
