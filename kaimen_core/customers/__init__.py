@@ -21,16 +21,9 @@ from kaimen_core.customers._csv_read import (
     suggest_mapping,
     unneutralise,
 )
-from kaimen_core.customers._directory import (
-    PAGE_SIZE,
-    SORTS,
-    CustomerPage,
-    create_customer,
-    get_customer,
-    search_customers,
-    update_customer,
-)
+from kaimen_core.customers._directory import create_customer, get_customer, update_customer
 from kaimen_core.customers._operator import operator_export, operator_import
+from kaimen_core.customers._search import PAGE_SIZE, SORTS, CustomerPage, search_customers
 from kaimen_core.models.customers import CONSENT_METHODS
 
 __all__ = [

@@ -1,55 +1,33 @@
-"""The customer directory: search, sort and page on the server; add, edit, look up.
-
-A page never loads the whole table: :func:`search_customers` asks for one page plus one
-row (to know whether there is a next page) through indexes that make the first page as
-quick at a million customers as at a thousand (see the 0002 migration).
+"""The customer directory: add, edit, look up, and the search condition (name, email,
+tag, or a phone number in any format). Searching, sorting and paging: ``_search``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 
-from sqlalchemy import ColumnElement, func, literal, text
+import phonenumbers
+from sqlalchemy import ColumnElement, literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from kaimen_core import audit
 from kaimen_core.actors import Actor
-from kaimen_core.customers._fields import CustomerFields, full_phone, phone_search_digits, search_text
-from kaimen_core.exceptions import Conflict, NotFound, ValidationError
+from kaimen_core.customers._fields import CustomerFields, full_phone, search_text
+from kaimen_core.exceptions import Conflict, NotFound
 from kaimen_core.models import Business, Customer, utcnow
 from kaimen_core.models.customers import CustomerPublic
 
 __all__ = [
-    "PAGE_SIZE",
-    "SORTS",
-    "CustomerPage",
     "business_region",
+    "contains",
     "create_customer",
     "get_customer",
+    "phone_fragment",
     "search_condition",
-    "search_customers",
+    "search_needle",
     "update_customer",
 ]
-
-PAGE_SIZE = 50
-_RARE = 5000  # matches up to which a search sorts its matches instead of walking the sort index
-#: Sort choices: label -> (column, descending).
-SORTS = {
-    "name": ("name", False),
-    "newest": ("created_at", True),
-    "recently_updated": ("updated_at", True),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerPage:
-    """One page of customers, and whether another follows."""
-
-    customers: list[CustomerPublic]
-    page: int
-    page_size: int
-    has_next: bool
 
 
 def _require_member(actor: Actor) -> None:
@@ -68,81 +46,60 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_condition(term: str | None, region: str) -> ColumnElement[bool]:
-    """The WHERE clause for a search term: name, email, tag, or a phone number in any format."""
+def search_needle(term: str | None, region: str) -> tuple[str | None, str | None]:
+    """(a whole phone number in E.164, else the text to find in the search column) for a
+    search term; (None, None) for no term."""
     words = " ".join((term or "").split()).lower()
     if not words:
-        return literal(True)
+        return None, None
     number = full_phone(words, region)
+    if number:
+        return number, None
+    digits = phone_fragment(words, region)
+    return None, digits if digits else words
+
+
+def phone_fragment(term: str, region: str) -> str | None:
+    """The digits to look for when ``term`` looks like (part of) a phone number, else None.
+
+    The search column holds numbers as E.164 digits (country code first), so a whole valid
+    number becomes those digits, and a fragment typed with the region's international
+    prefix (``0044 7911``) or trunk prefix (``07911`` in GB) loses it. A fragment is
+    otherwise kept as typed: in the US ``0000777`` looks for those seven digits.
+    """
+    if not re.fullmatch(r"[\d\s()+.\-/]+", term):
+        return None
+    digits = re.sub(r"\D", "", term)
+    if len(digits) < 3 or term.startswith("+"):
+        return digits or None
+    whole = full_phone(term, region)
+    if whole:
+        return whole[1:]
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return digits
+    idd = re.match(meta.international_prefix or "$^", digits)
+    if idd and idd.end() < len(digits):
+        return digits[idd.end():]
+    trunk = meta.national_prefix or ""
+    if trunk and digits.startswith(trunk) and not str(meta.country_code).startswith(trunk) and len(digits) > len(trunk):
+        return digits[len(trunk):]
+    return digits
+
+
+def contains(column, needle: str) -> ColumnElement[bool]:
+    """``column`` holds ``needle`` anywhere (``LIKE '%needle%'``, wildcards taken literally)."""
+    return column.like(f"%{_escape_like(needle)}%", escape="\\")
+
+
+def search_condition(term: str | None, region: str) -> ColumnElement[bool]:
+    """The WHERE clause for a search term: name, email, tag, or a phone number in any format."""
+    number, needle = search_needle(term, region)
     if number:  # a whole number: the unique (business, phone) index answers at once
         return Customer.phone_e164 == number
-    digits = phone_search_digits(words, region)
-    needle = digits if digits else words
-    return col(Customer.search_text).like(f"%{_escape_like(needle)}%", escape="\\")
-
-
-def search_customers(
-    session: Session,
-    *,
-    actor: Actor,
-    query: str | None = None,
-    sort: str = "name",
-    page: int = 0,
-    page_size: int = PAGE_SIZE,
-) -> CustomerPage:
-    """One page of the business's customers matching ``query``, sorted by ``sort``."""
-    _require_member(actor)
-    if sort not in SORTS:
-        raise ValidationError(f"Unknown sort {sort!r}.", field="sort")
-    page = max(int(page), 0)
-    page_size = max(1, min(int(page_size), 200))
-    column, descending = SORTS[sort]
-    key, tiebreak = getattr(Customer, column), col(Customer.id)
-    order = (col(key).desc(), tiebreak.desc()) if descending else (col(key).asc(), tiebreak.asc())
-    where = (Customer.business_id == actor.business_id,
-             search_condition(query, business_region(session, actor=actor)))
-    statement = select(Customer).where(*where).order_by(*order).offset(page * page_size).limit(page_size + 1)
-    found = None
-    substring = (query or "").strip() and not full_phone(query.strip(), business_region(session, actor=actor))
-    if substring and session.connection().dialect.name == "postgresql":
-        found = _rare_term_page(session, where, column, descending, page * page_size, page_size + 1)
-    if found is None:
-        found = session.exec(statement).all()
-    return CustomerPage(
-        customers=[CustomerPublic.model_validate(c, from_attributes=True) for c in found[:page_size]],
-        page=page,
-        page_size=page_size,
-        has_next=len(found) > page_size,
-    )
-
-
-_BITMAP_ONLY = "SELECT set_config('enable_seqscan', :on, true), set_config('enable_indexscan', :on, true)"
-
-
-def _rare_term_page(session: Session, where, column: str, descending: bool, offset: int, limit: int):
-    """PostgreSQL: a page of a rare term's matches, or None when the term is common.
-
-    The planner cannot tell a rare search term from a common one (its estimate for
-    ``LIKE '%term%'`` is far too high), so left alone it walks the sort index, reading
-    the whole business before a phone number or an email turns up. Here the matches are
-    counted through the trigram index, stopping at a few thousand, with only bitmap scans
-    allowed: under that, just those matches are sorted; over it (None) the term is common
-    and walking the sort index fills a page within a few rows. Either way the first page
-    costs about the same at a million customers as at a thousand.
-    """
-    session.exec(text(_BITMAP_ONLY), params={"on": "off"})
-    try:
-        capped = select(Customer.id).where(*where).limit(_RARE + 1).subquery()
-        if session.exec(select(func.count()).select_from(capped)).one() > _RARE:
-            return None
-        hits = select(Customer.id, getattr(Customer, column).label("key")).where(*where).cte("hits").prefix_with(
-            "MATERIALIZED")
-        order = (hits.c.key.desc(), hits.c.id.desc()) if descending else (hits.c.key.asc(), hits.c.id.asc())
-        page = select(hits.c.id, hits.c.key).order_by(*order).offset(offset).limit(limit).subquery()
-        final = (page.c.key.desc(), page.c.id.desc()) if descending else (page.c.key.asc(), page.c.id.asc())
-        return session.exec(select(Customer).join(page, page.c.id == Customer.id).order_by(*final)).all()
-    finally:
-        session.exec(text(_BITMAP_ONLY), params={"on": "on"})
+    if needle:
+        return contains(col(Customer.search_text), needle)
+    return literal(True)
 
 
 def _load(session: Session, actor: Actor, customer_id: int) -> Customer:

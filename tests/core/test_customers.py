@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kaimen_core import customers, db
+from kaimen_core import customers, db, tenancy
 from kaimen_core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
-from kaimen_core.models import AuditEvent, ConsentEvent
+from kaimen_core.models import AuditEvent, BusinessUpdate, ConsentEvent
 from tests.factories import count, make_business, make_staff
 
 
@@ -18,6 +18,13 @@ def _add(actor, **fields):
 def _search(actor, **kwargs):
     with db.tenant_session(actor) as session:
         return customers.search_customers(session, actor=actor, **kwargs)
+
+
+def _set_region(tenant, region: str) -> None:
+    """The country the business reads phone numbers in (a new business reads them as US)."""
+    if region != "US":
+        with db.tenant_session(tenant.owner) as session:
+            tenancy.update_business(session, actor=tenant.owner, changes=BusinessUpdate(region=region))
 
 
 @pytest.mark.parametrize(
@@ -33,12 +40,7 @@ def _search(actor, **kwargs):
 )
 def test_phones_from_several_countries_are_stored_in_e164(database, typed, region, stored):
     tenant = make_business()
-    if region != "US":
-        from kaimen_core import tenancy
-        from kaimen_core.models import BusinessUpdate
-
-        with db.tenant_session(tenant.owner) as session:
-            tenancy.update_business(session, actor=tenant.owner, changes=BusinessUpdate(region=region))
+    _set_region(tenant, region)
     customer = _add(tenant.owner, name="Ana", phone=typed)
     assert customer.phone_e164 == stored
     # ...and the same number typed another way finds them.
@@ -163,3 +165,100 @@ def test_rows_written_by_any_orm_path_are_searchable_and_blanking_them_clears_th
         session.add(customer)
     [row] = rows(Customer, Customer.id == records.customer_id)
     assert row.search_text == "erased customer  "
+
+
+# --- search routes --------------------------------------------------------------------
+# On PostgreSQL a substring search reads the sort index, or collects its matches through
+# the trigram index, or both (kaimen_core.customers._search). Every route must give exactly
+# the page the plain definition gives: the matches sorted by the key, then the id.
+
+_ROUTES = {  # module settings that send every search down one route
+    "walk the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (2, 5, 10_000)},
+    "windows, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2)},
+    "trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6},
+    "trigram matches, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "RARE_MATCHES": 0},
+    "windows, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2), "RARE_MATCHES": 0},
+}
+_FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
+_LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
+
+
+@pytest.fixture
+def directory(database):
+    """A business with 40 customers whose names, emails and tags repeat, some of them many times."""
+    tenant = make_business()
+    made = []
+    for i in range(40):
+        made.append(_add(tenant.owner, name=f"{_FIRST[i * 3 % 5]} {_LAST[i % 4]}", phone=f"21255502{i:02d}",
+                         email=f"client{i}@example.com", tags="vip" if i % 6 == 0 else None))
+    return tenant, made
+
+
+def _expected(made, needle: str, sort: str) -> list[int]:
+    from kaimen_core.customers._fields import search_text
+
+    hits = [c for c in made if needle in search_text(c.name, c.email, c.phone_e164, c.tags)]
+    if sort == "name":
+        return [c.id for c in sorted(hits, key=lambda c: (c.name, c.id))]
+    key = "created_at" if sort == "newest" else "updated_at"
+    return [c.id for c in sorted(hits, key=lambda c: (getattr(c, key), c.id), reverse=True)]
+
+
+@pytest.mark.parametrize("route", list(_ROUTES))
+def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
+    from kaimen_core.customers import _search as engine
+
+    for name, value in _ROUTES[route].items():
+        monkeypatch.setattr(engine, name, value)
+    tenant, made = directory
+    for needle in ("garcia", "ana g", "a r", "client1", "@example.com", "#vip", "5550213", "chloe ruiz", "zzq"):
+        for sort in ("name", "newest", "recently_updated"):
+            expected = _expected(made, needle, sort)
+            pages = [_search(tenant.owner, query=needle, sort=sort, page=p, page_size=4) for p in range(3)]
+            assert [c.id for page in pages for c in page.customers] == expected[:12], (needle, sort)
+            assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
+
+
+def test_a_term_whose_pieces_are_in_every_row_is_found_by_its_rare_part(directory, monkeypatch):
+    from kaimen_core.customers import _search as engine
+
+    monkeypatch.setattr(engine, "SAMPLE_ROWS", 10)
+    monkeypatch.setattr(engine, "_COMMON", 10**6)
+    tenant, made = directory
+    # "client" and "example" are in every row: the lookup uses only the part between them.
+    assert engine._probe("client27@example.com", ["client1@example.com"] * 10) == "nt27@e"
+    assert [c.id for c in _search(tenant.owner, query="client27@example.com").customers] == [made[27].id]
+    assert engine._probe("client", ["client1@example.com"] * 10) is None  # nothing rare: read the sort index
+    assert engine._probe("ab", []) is None  # too short for a trigram
+
+
+def test_search_leaves_the_planner_settings_as_it_found_them(directory):
+    tenant, _ = directory
+    with db.tenant_session(tenant.owner) as session:
+        if session.connection().dialect.name != "postgresql":
+            pytest.skip("planner settings are PostgreSQL's")
+        from sqlalchemy import text
+
+        before = session.exec(text("SELECT current_setting('enable_seqscan'), current_setting('enable_sort')")).one()
+        customers.search_customers(session, actor=tenant.owner, query="garcia")
+        after = session.exec(text("SELECT current_setting('enable_seqscan'), current_setting('enable_sort')")).one()
+    assert tuple(after) == tuple(before) == ("on", "on")
+
+
+@pytest.mark.parametrize(
+    ("region", "phone", "typed"),
+    [
+        ("US", "212 555 0101", "0101"),  # a fragment keeps its leading zero: "101" would find 555-1012 too
+        ("US", "212 555 0101", "555-0101"),
+        ("GB", "07911 123456", "07911 123"),  # the trunk prefix typed before a fragment is dropped...
+        ("GB", "07911 123456", "0044 7911 123"),  # ...and so is the international prefix
+        ("US", "+44 7911 123456", "011 44 7911"),
+        ("FR", "06 12 34 56 78", "06 12 34"),
+    ],
+)
+def test_a_phone_fragment_typed_in_any_format_finds_the_customer(database, region, phone, typed):
+    tenant = make_business()
+    _set_region(tenant, region)
+    wanted = _add(tenant.owner, name="Ana", phone=phone)
+    _add(tenant.owner, name="Other", phone="+1 212 555 1012")
+    assert [c.id for c in _search(tenant.owner, query=typed).customers] == [wanted.id], typed

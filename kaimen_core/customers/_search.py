@@ -1,0 +1,249 @@
+"""Searching, sorting and paging the customer directory on the server.
+
+A page never loads the whole table: :func:`search_customers` asks for one page plus one
+row (to know whether there is a next page). Browsing, and a whole phone number, are one
+range of an index. A substring search on PostgreSQL chooses between two indexes, because
+no single one is quick for every term (every route gives exactly the same page):
+
+* the **sort index** ``(business, key, id) INCLUDE (search_text)`` read in order, keeping
+  the matches (index-only): quick when matches are common, since a page fills early;
+* the **trigram index** (pg_trgm GIN): every match is found and only the matches are
+  sorted: quick when they are few.
+
+A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order. A term found
+a few times in the sample is common: the first entries of the sort index are read (``WALK_ROWS``); if
+they do not fill the page, the matches are collected through the trigram index. Any
+other term is rare: the trigram index is asked first, with only the part of the
+term whose trigrams are not in most rows (a term such as ``customer777`` would otherwise
+read the trigram index's whole lists for ``cus``, ``ust``... to find one row). Either way,
+more than ``RARE_MATCHES`` matches falls back to reading the sort index to the page's end.
+
+SQLite has no trigram index: its search reads the business's rows in sort order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import func, text, tuple_
+from sqlmodel import Session, col, select
+
+from kaimen_core.actors import Actor
+from kaimen_core.customers._directory import _require_member, business_region, contains, search_condition, search_needle
+from kaimen_core.exceptions import ValidationError
+from kaimen_core.models import Customer
+from kaimen_core.models.customers import CustomerPublic
+
+__all__ = ["PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_ROWS", "CustomerPage", "search_customers"]
+
+PAGE_SIZE = 50
+#: Newest rows of the business that tell a common term from a rare one.
+SAMPLE_ROWS = 1000
+#: Matches in the sample that make a term common (3 in 1,000: a page of 50 within ~17,000 rows).
+_COMMON = 3
+#: Entries of the sort index a common term reads, in stretches that end at these numbers,
+#: before asking the trigram index.
+WALK_ROWS = (1000, 3000, 7000, 15000, 31000)
+#: Matches up to which the trigram index's matches are sorted; beyond, the sort index is read.
+RARE_MATCHES = 2000
+#: A piece of a term found in this share of the sample is left out of a trigram lookup.
+_EVERYWHERE = 0.5
+#: Sort choices: label -> (column, descending).
+SORTS = {
+    "name": ("name", False),
+    "newest": ("created_at", True),
+    "recently_updated": ("updated_at", True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """One page of customers, and whether another follows."""
+
+    customers: list[CustomerPublic]
+    page: int
+    page_size: int
+    has_next: bool
+
+
+def search_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    query: str | None = None,
+    sort: str = "name",
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+) -> CustomerPage:
+    """One page of the business's customers matching ``query``, sorted by ``sort``."""
+    _require_member(actor)
+    if sort not in SORTS:
+        raise ValidationError(f"Unknown sort {sort!r}.", field="sort")
+    page = max(int(page), 0)
+    page_size = max(1, min(int(page_size), 200))
+    region = business_region(session, actor=actor)
+    sort_key = _SortKey(*SORTS[sort])
+    _, needle = search_needle(query, region)
+    if needle and session.connection().dialect.name == "postgresql":
+        # the ids of the matches up to the end of the page, and one more
+        ids = _Substring(session, actor.business_id, needle, sort_key).first((page + 1) * page_size + 1)
+        found = _rows_in_order(session, actor.business_id, ids[page * page_size:])
+    else:
+        where = (Customer.business_id == actor.business_id, search_condition(query, region))
+        found = session.exec(select(Customer).where(*where).order_by(*sort_key.order(Customer))
+                             .offset(page * page_size).limit(page_size + 1)).all()
+    return CustomerPage(
+        customers=[CustomerPublic.model_validate(c, from_attributes=True) for c in found[:page_size]],
+        page=page,
+        page_size=page_size,
+        has_next=len(found) > page_size,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SortKey:
+    column: str
+    descending: bool
+
+    def order(self, source, key=None) -> tuple:
+        """ORDER BY for the sort key (``key`` when given, else ``source``'s column) and the id."""
+        key = getattr(source, self.column) if key is None else key
+        if self.descending:
+            return col(key).desc(), col(source.id).desc()
+        return col(key).asc(), col(source.id).asc()
+
+    def before(self, row, bound):
+        """``row`` sorts before ``bound``: the start of the sort index up to ``bound``."""
+        return row > bound if self.descending else row < bound
+
+
+#: Planner settings: read the sort index in order (the planner cannot tell how common a
+#: term is and would rather sort the whole business); or the trigram index only.
+_SORT_INDEX = {"enable_seqscan": "off", "enable_bitmapscan": "off", "enable_indexscan": "on",
+               "enable_sort": "off", "enable_incremental_sort": "off", "max_parallel_workers_per_gather": "0"}
+_TRIGRAM_INDEX = {"enable_seqscan": "off", "enable_bitmapscan": "on", "enable_indexscan": "off",
+                  "enable_sort": "on", "enable_incremental_sort": "on", "max_parallel_workers_per_gather": "0"}
+
+
+class _Substring:
+    """PostgreSQL: the ids of a substring search's first matches, in sort order."""
+
+    def __init__(self, session: Session, business_id: int, needle: str, sort_key: _SortKey) -> None:
+        self.session, self.needle, self.sort_key = session, needle, sort_key
+        self.in_business = Customer.business_id == business_id
+        self.matches = contains(col(Customer.search_text), needle)
+        self.order = sort_key.order(Customer)
+
+    def first(self, wanted: int) -> list[int]:
+        with _planner(self.session, _SORT_INDEX) as use:
+            sample = self.session.exec(select(Customer.search_text).where(self.in_business)
+                                       .order_by(col(Customer.created_at).desc(), col(Customer.id).desc())
+                                       .limit(SAMPLE_ROWS)).all()
+            if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
+                return self._walk(wanted)
+            if sum(self.needle in row for row in sample) >= _COMMON:
+                ids = self._windows(wanted)
+                if ids is not None:
+                    return ids
+                probe = self.needle if _indexable(self.needle) else None
+            else:
+                probe = _probe(self.needle, sample)
+            if probe is not None:
+                use(_TRIGRAM_INDEX)
+                ids = self._collect(probe, wanted)
+                if ids is not None:
+                    return ids
+                use(_SORT_INDEX)
+            return self._walk(wanted)
+
+    def _walk(self, wanted: int, *window) -> list[int]:
+        return list(self.session.exec(select(Customer.id).where(self.in_business, self.matches, *window)
+                                      .order_by(*self.order).limit(wanted)).all())
+
+    def _windows(self, wanted: int) -> list[int] | None:
+        """The first matches among the first entries of the sort index, read a stretch at a
+        time (WALK_ROWS); None when they are fewer than ``wanted`` and the business has more."""
+        key = getattr(Customer, self.sort_key.column)
+        row, ids, start, read = tuple_(key, Customer.id), [], (), 0
+        for upto in WALK_ROWS:
+            bound = self.session.exec(select(key, Customer.id).where(self.in_business, *start)
+                                      .order_by(*self.order).offset(upto - read).limit(1)).first()
+            end = () if bound is None else (self.sort_key.before(row, tuple_(*bound)),)
+            ids += self._walk(wanted - len(ids), *start, *end)
+            if len(ids) >= wanted or bound is None:
+                return ids
+            start, read = (~self.sort_key.before(row, tuple_(*bound)),), upto
+        return None
+
+    def _collect(self, probe: str, wanted: int) -> list[int] | None:
+        """All matches through the trigram index (looked up with ``probe``, a part of the
+        term), sorted; None when there are more than RARE_MATCHES."""
+        # A part of the term is looked up; the whole term is then checked on each row found
+        # (strpos, which the trigram index does not answer, so its lists are not read).
+        exact = () if probe == self.needle else (func.strpos(Customer.search_text, self.needle) > 0,)
+        key = getattr(Customer, self.sort_key.column)
+        hits = (select(Customer.id, key.label("key"))
+                .where(self.in_business, contains(col(Customer.search_text), probe), *exact)
+                .limit(RARE_MATCHES + 1).cte("hits").prefix_with("MATERIALIZED"))
+        total = select(func.count()).select_from(hits).scalar_subquery()
+        rows = self.session.exec(select(hits.c.id, total).order_by(*self.sort_key.order(hits.c, hits.c.key))
+                                 .limit(wanted)).all()
+        if rows and rows[0][1] > RARE_MATCHES:
+            return None
+        return [row[0] for row in rows]
+
+
+def _probe(needle: str, sample: list[str]) -> str | None:
+    """The longest part of ``needle`` none of whose three-character pieces is in most rows
+    of ``sample`` (a trigram lookup then reads short lists only); None when every piece is
+    (or the term is too short for trigrams): the term is then not rare after all."""
+    common = [sum(needle[i:i + 3] in row for row in sample) >= _EVERYWHERE * len(sample)
+              for i in range(len(needle) - 2)]
+    best: tuple[int, int] | None = None
+    start = None
+    for i, is_common in enumerate([*common, True]):
+        if not is_common and start is None:
+            start = i
+        elif is_common and start is not None:
+            if best is None or i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    if best is None:
+        return None
+    part = needle[best[0]:best[1] + 2]
+    return part if _indexable(part) else None
+
+
+def _indexable(text: str) -> bool:
+    """Whether pg_trgm finds a trigram in ``text`` to look up (three letters or digits in a row)."""
+    return any(text[i:i + 3].isalnum() for i in range(len(text) - 2))
+
+
+def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[Customer]:
+    if not ids:
+        return []
+    by_id = {c.id: c for c in session.exec(select(Customer).where(
+        Customer.business_id == business_id, col(Customer.id).in_(ids))).all()}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+_NOW = text("SELECT n, current_setting(n) FROM unnest(CAST(:names AS text[])) AS n")
+_SET = text("SELECT set_config(n, v, true) FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
+
+
+@contextmanager
+def _planner(session: Session, settings: dict[str, str]) -> Iterator:
+    """Planner settings for the statements inside (yielding a function that switches to
+    others), put back afterwards; they last for this transaction only."""
+    before = dict(session.exec(_NOW, params={"names": list(settings)}).all())
+
+    def use(chosen: dict[str, str]) -> None:
+        session.exec(_SET, params={"names": list(chosen), "values": list(chosen.values())})
+
+    use(settings)
+    try:
+        yield use
+    finally:
+        use(before)
