@@ -2,34 +2,37 @@
 one transaction (or nothing). Duplicates by phone (or, without a phone, by email), in
 the file and against existing customers, are updated or skipped; importing the same
 file twice changes nothing the second time.
+
+Rows are checked one at a time (each distinct phone text is read once per file); the
+customers they already are, and the writes, go to the database as whole sets
+(``_csv_write``), so a 100,000-row file takes a handful of statements, not one per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
 from sqlmodel import Session
 
 from kaimen_core import audit
 from kaimen_core.actors import Actor
 from kaimen_core.customers._csv_read import check_mapping, read_csv, unneutralise
+from kaimen_core.customers._csv_write import existing_customers, new_customer_ids, write_rows
 from kaimen_core.customers._directory import business_region
-from kaimen_core.customers._fields import CustomerFields, clean_consent_method, search_text
+from kaimen_core.customers._fields import CustomerFields, PhoneReader, clean_consent_method, search_text
 from kaimen_core.exceptions import PermissionDenied, ValidationError
-from kaimen_core.models import ConsentEvent, Customer, utcnow
+from kaimen_core.models import utcnow
 
 __all__ = ["DUPLICATE_POLICIES", "ImportReport", "RowIssue", "import_customers"]
 
 DUPLICATE_POLICIES = ("update", "skip")
 _YES = {"yes", "y", "true", "1", "x", "si", "sí", "oui", "ja"}
 _NO = {"no", "n", "false", "0", ""}
-_CHUNK = 1000
-_CUSTOMERS = Customer.__table__
-_EVENTS = ConsentEvent.__table__
+_PROGRESS_EVERY = 5000  # rows checked between progress reports
+_CHECKED = 0.5  # the share of the progress bar that checking the rows fills
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +89,12 @@ def _date(value: str) -> datetime:
     return moment
 
 
-def _clean_row(cells: dict[str, str], region: str) -> dict[str, Any]:
+def _clean_row(cells: dict[str, str], region: str, read_phone: PhoneReader) -> dict[str, Any]:
     """The row's values for the mapped fields, cleaned; raises ValidationError naming the field."""
     fields = CustomerFields.clean(region=region, name=cells.get("name"), phone=cells.get("phone"),
                                   email=cells.get("email"), notes=cells.get("notes"), tags=cells.get("tags"),
                                   preferred_language=cells.get("preferred_language"),
-                                  time_zone=cells.get("time_zone"))
+                                  time_zone=cells.get("time_zone"), read_phone=read_phone)
     if not fields.phone_e164 and not fields.email:
         raise ValidationError("A row needs a phone number or an email.", field="phone")
     values: dict[str, Any] = {k: v for k, v in vars(fields).items() if k == "name" or cells.get(_SOURCE[k], "")}
@@ -116,19 +119,23 @@ _SOURCE = {"name": "name", "phone_e164": "phone", "email": "email", "notes": "no
            "preferred_language": "preferred_language", "time_zone": "time_zone"}
 
 
-def _validate(rows: Iterable[tuple[int, list[str]]], headers: list[str], fields: dict[str, str], region: str,
-              report: ImportReport, on_duplicate: str) -> list[_Row]:
+def _validate(rows: list[tuple[int, list[str]]], headers: list[str], fields: dict[str, str], region: str,
+              report: ImportReport, on_duplicate: str, progress: Callable[[float], None] | None) -> list[_Row]:
     index = {f: headers.index(column) for f, column in fields.items()}
     width = len(headers)
+    read_phone = PhoneReader(region)
     valid: dict[tuple[str, str], _Row] = {}
-    for line, raw in rows:
-        report.rows += 1
+    report.rows = len(rows)
+    for n, (line, raw) in enumerate(rows, 1):
+        if progress and not n % _PROGRESS_EVERY:
+            progress(_CHECKED * n / len(rows))
         if len(raw) > width:
             report.issues.append(RowIssue(line, None, f"{len(raw)} cells, but the header has {width} columns."))
             continue
-        cells = {f: unneutralise(raw[i]) if i < len(raw) else "" for f, i in index.items()}
+        cells = {f: "" if i >= len(raw) else unneutralise(raw[i]) if raw[i][:1] == "'" else raw[i]
+                 for f, i in index.items()}
         try:
-            values = _clean_row(cells, region)
+            values = _clean_row(cells, region, read_phone)
         except ValidationError as exc:
             column = fields.get({"phone_e164": "phone"}.get(exc.field or "", exc.field or ""))
             report.issues.append(RowIssue(line, column, str(exc)))
@@ -145,25 +152,6 @@ def _validate(rows: Iterable[tuple[int, list[str]]], headers: list[str], fields:
                 continue
         valid[key] = _Row(line, values, key)
     return sorted(valid.values(), key=lambda r: r.line)
-
-
-def _existing(session: Session, business_id: int, rows: list[_Row]) -> dict[tuple[str, str], dict[str, Any]]:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start:start + _CHUNK]
-        phones = [r.key[1] for r in chunk if r.key[0] == "phone"]
-        emails = [r.key[1] for r in chunk if r.key[0] == "email"]
-        result = session.connection().execute(
-            select(_CUSTOMERS).where(_CUSTOMERS.c.business_id == business_id,
-                                     or_(_CUSTOMERS.c.phone_e164.in_(phones), _CUSTOMERS.c.email.in_(emails)))
-            .order_by(_CUSTOMERS.c.id)
-        )
-        for existing in result.mappings():
-            if existing["phone_e164"] in phones:
-                found[("phone", existing["phone_e164"])] = dict(existing)
-            if existing["email"] in emails:
-                found.setdefault(("email", existing["email"]), dict(existing))
-    return found
 
 
 _NEW_ROW = {"phone_e164": None, "email": None, "notes": None, "tags": [], "preferred_language": None,
@@ -184,20 +172,18 @@ def _consent_event(business_id: int, customer_id: int, values: dict[str, Any], a
 def _write(session: Session, actor: Actor, rows: list[_Row], on_duplicate: str, report: ImportReport,
            dry_run: bool, progress: Callable[[float], None] | None) -> None:
     business_id = actor.business_id
-    existing = _existing(session, business_id, rows)
-    creates: list[tuple[_Row, dict[str, Any]]] = []
+    connection = session.connection()
+    by_phone, by_email = existing_customers(connection, business_id,
+                                            [r.key[1] for r in rows if r.key[0] == "phone"],
+                                            [r.key[1] for r in rows if r.key[0] == "email"])
+    creates: list[_Row] = []
     updates: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     now = utcnow()
     for row in rows:
-        current = existing.get(row.key)
+        current = (by_phone if row.key[0] == "phone" else by_email).get(row.key[1])
         if current is None:
-            # A plain row (not a model instance per line): validation already happened above.
-            record = {**_NEW_ROW, "business_id": business_id, "created_at": now, "updated_at": now,
-                      **{k: v for k, v in row.values.items() if k != "wording"}}
-            record["search_text"] = search_text(record["name"], record["email"], record["phone_e164"],
-                                                record["tags"])
-            creates.append((row, record))
+            creates.append(row)
             report.created += 1
         elif on_duplicate == "skip":
             report.skipped += 1
@@ -222,28 +208,25 @@ def _write(session: Session, actor: Actor, rows: list[_Row], on_duplicate: str, 
                 events.append(_consent_event(business_id, current["id"], {**merged, **row.values}, actor))
             merged["search_text"] = search_text(merged["name"], merged["email"], current["phone_e164"],
                                                 merged["tags"])
-            updates.append({"_id": current["id"], **merged, "updated_at": now})
+            updates.append({"id": current["id"], **merged, "updated_at": now})
             report.updated += 1
     if dry_run:
         return
-    total = max(len(creates) + len(updates), 1)
-    for start in range(0, len(creates), _CHUNK):
-        chunk = creates[start:start + _CHUNK]
-        ids = session.connection().execute(
-            insert(_CUSTOMERS).returning(_CUSTOMERS.c.id, sort_by_parameter_order=True), [v for _, v in chunk]
-        ).scalars().all()
-        events.extend(_consent_event(business_id, cid, row.values, actor)
-                      for (row, _), cid in zip(chunk, ids, strict=True) if row.values.get("marketing_consent"))
-        if progress:
-            progress(min((start + len(chunk)) / total, 1.0))
-    statement = update(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("_id"),
-                                         _CUSTOMERS.c.business_id == business_id)
-    for start in range(0, len(updates), _CHUNK):
-        session.connection().execute(statement, updates[start:start + _CHUNK])
-        if progress:
-            progress(min((len(creates) + start + _CHUNK) / total, 1.0))
-    for start in range(0, len(events), _CHUNK):
-        session.connection().execute(insert(_EVENTS), events[start:start + _CHUNK])
+    created: list[dict[str, Any]] = []
+    for row, customer_id in zip(creates, new_customer_ids(connection, len(creates)), strict=True):
+        # A plain row (not a model instance per line): validation already happened above.
+        record = {**_NEW_ROW, "id": customer_id, "business_id": business_id, "created_at": now, "updated_at": now,
+                  **{k: v for k, v in row.values.items() if k != "wording"}}
+        record["search_text"] = search_text(record["name"], record["email"], record["phone_e164"], record["tags"])
+        created.append(record)
+        if row.values.get("marketing_consent"):
+            events.append(_consent_event(business_id, customer_id, row.values, actor))
+    # A customer found once by phone and again (another row, no phone) by email: each
+    # change sets every updatable column, so the later line's alone gives the same result.
+    updates = list({change["id"]: change for change in updates}.values())
+    total = max(len(created) + len(updates), 1)
+    write_rows(connection, business_id=business_id, created=created, updated=updates, events=events,
+               progress=progress and (lambda done: progress(_CHECKED + (1 - _CHECKED) * done / total)))
     report.written = True
 
 
@@ -277,13 +260,15 @@ def import_customers(
     csv_file = read_csv(data) if max_bytes is None else read_csv(data, max_bytes=max_bytes)
     fields = check_mapping(csv_file.headers, mapping)
     report = ImportReport()
-    valid = _validate(csv_file.rows, csv_file.headers, fields, business_region(session, actor=actor), report,
-                      on_duplicate)
-    report.refused = sum(1 for issue in report.issues if issue.outcome == "refused")
-    report.skipped = sum(1 for issue in report.issues if issue.outcome == "skipped")
     if progress:
         progress(0.0)
+    valid = _validate(csv_file.rows, csv_file.headers, fields, business_region(session, actor=actor), report,
+                      on_duplicate, progress)
+    report.refused = sum(1 for issue in report.issues if issue.outcome == "refused")
+    report.skipped = sum(1 for issue in report.issues if issue.outcome == "skipped")
     _write(session, actor, valid, on_duplicate, report, dry_run, progress)
+    if progress:
+        progress(1.0)
     report.issues.sort(key=lambda issue: issue.line)
     if report.written:
         audit.record(session, actor=actor, action="customers.imported", target_type="customers",

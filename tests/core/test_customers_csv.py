@@ -1,5 +1,6 @@
-"""Customers CSV: import (report, duplicates, idempotence, never half-writes) and export
-(streamed, neutralised, round trip, owners only, audited), and the operator commands."""
+"""Customers CSV: import (report, duplicates, idempotence, never half-writes, set-based
+writes and the phone reader giving the row-by-row answers) and export (streamed,
+neutralised, round trip, owners only, audited), and the operator commands."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kaimen_core import customers, db
-from kaimen_core.exceptions import PermissionDenied, ValidationError
+from kaimen_core.customers import _csv_import, _csv_write
+from kaimen_core.customers._fields import PhoneReader, _valid_in_first_region
+from kaimen_core.exceptions import Conflict, PermissionDenied, ValidationError
 from kaimen_core.models import AuditEvent, ConsentEvent, Customer
+from kaimen_core.validators import clean_phone
 from tests.factories import count, make_business, make_staff, rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,21 +164,149 @@ def test_any_file_imports_each_row_or_reports_it_never_crashes_never_half_writes
 
 def test_a_failure_while_writing_leaves_nothing_written(database, monkeypatch):
     tenant = make_business()
-    from kaimen_core.customers import _csv_import
+    monkeypatch.setattr(_csv_write, "_CHUNK", 1)  # one customer per statement
+    written: list[float] = []
 
-    calls = {"n": 0}
-    original = _csv_import._consent_event
+    def fail_after_the_first_customer(done: float) -> None:
+        written.append(done)
+        if done > _csv_import._CHECKED:
+            raise RuntimeError("disk full")
 
-    def failing(*args, **kwargs):
-        calls["n"] += 1
-        raise RuntimeError("disk full")
-
-    monkeypatch.setattr(_csv_import, "_consent_event", failing)
+    data = (HEADER + "Ana,2125550134,,,yes,in person,2026-01-05\nBo,2125550135,,,,,\n").encode()
     with pytest.raises(RuntimeError):
-        _import(tenant.owner, (HEADER + "Ana,2125550134,,,yes,in person,2026-01-05\n").encode())
-    monkeypatch.setattr(_csv_import, "_consent_event", original)
-    assert calls["n"] == 1
+        _import(tenant.owner, data, progress=fail_after_the_first_customer)
+    assert written[-1] == pytest.approx(_csv_import._CHECKED + (1 - _csv_import._CHECKED) / 2)  # one of two written
     assert count(Customer, Customer.business_id == tenant.business_id) == 0
+    assert count(ConsentEvent, ConsentEvent.business_id == tenant.business_id) == 0
+    assert count(AuditEvent, AuditEvent.action == "customers.imported") == 0
+
+
+def _by_phone(business_id) -> dict[str, Customer]:
+    return {c.phone_e164 or c.email: c for c in _customers(business_id)}
+
+
+def test_chunked_writes_progress_updates_and_consent_events(database, monkeypatch):
+    tenant = make_business()
+    for module, name in ((_csv_write, "_CHUNK"), (_csv_write, "_LOOKUP_CHUNK"), (_csv_import, "_PROGRESS_EVERY")):
+        monkeypatch.setattr(module, name, 2)  # every set crosses chunk boundaries
+    lines = ["Ana,2125550134,ana@example.com,vip,yes,web form,2026-01-05", "Bo,2125550135,,,,,",
+             "Cy,,cy@example.com,,,,", "Di,2125550137,,regular; vip,no,,", "Ed,2125550138,,,yes,in person,2026-01-06"]
+    first = (HEADER + "\n".join(lines) + "\n").encode()
+    seen: list[float] = []
+    report = _import(tenant.owner, first, progress=seen.append)
+    assert (report.created, report.refused, report.written) == (5, 0, True)
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 5
+    before = _by_phone(tenant.business_id)
+    assert before["+12125550134"].search_text == "ana ana@example.com 12125550134 #vip"
+    assert count(ConsentEvent, ConsentEvent.business_id == tenant.business_id) == 2
+
+    again = _import(tenant.owner, first)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    assert _by_phone(tenant.business_id) == before  # nothing rewritten, updated_at included
+
+    lines[1] = "Bo Chen,2125550135,,,,,"  # a new name
+    lines[2] = "Cy,,cy@example.com,new,,,"  # found by email, gains a tag
+    lines[3] = "Di,2125550137,,regular; vip,yes,paper form,2026-01-07"  # marketing consent given
+    changed = _import(tenant.owner, (HEADER + "\n".join(lines) + "\n").encode())
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 3, 2)
+    after = _by_phone(tenant.business_id)
+    assert (after["+12125550135"].name, after["cy@example.com"].tags) == ("Bo Chen", ["new"])
+    assert (after["+12125550137"].marketing_consent, after["+12125550137"].marketing_consent_method) == (
+        True, "paper_form")
+    assert after["cy@example.com"].search_text == "cy cy@example.com  #new"
+    for key in ("+12125550134", "+12125550138"):
+        assert after[key].updated_at == before[key].updated_at
+    for key in ("+12125550135", "cy@example.com", "+12125550137"):
+        assert after[key].updated_at > before[key].updated_at and after[key].id == before[key].id
+    events = rows(ConsentEvent, ConsentEvent.customer_id == after["+12125550137"].id)
+    assert [(e.granted, e.method) for e in events] == [(True, "paper_form")]
+
+
+def test_a_customer_found_by_phone_and_by_email_takes_the_later_line(database):
+    tenant = make_business()
+    _import(tenant.owner, (HEADER + "Ana,2125550134,ana@example.com,,,,\n").encode())
+    report = _import(tenant.owner, (HEADER + "Ana Ruiz,2125550134,,,,,\nAna Maria,,ana@example.com,x,,,\n").encode())
+    assert (report.created, report.updated) == (0, 2)
+    [ana] = _customers(tenant.business_id)
+    assert (ana.name, ana.tags, ana.phone_e164) == ("Ana Maria", ["x"], "+12125550134")
+
+
+def test_an_import_sees_and_changes_only_its_own_business(database):
+    tenant, other = make_business(), make_business()
+    _import(other.owner, (HEADER + "Theirs,2125550134,shared@example.com,,,,\n").encode())
+    theirs = _customers(other.business_id)
+    report = _import(tenant.owner, (HEADER + "Mine,2125550134,,,,,\nAlso mine,,shared@example.com,,,,\n").encode())
+    assert (report.created, report.updated, report.unchanged) == (2, 0, 0)
+    assert [c.name for c in _customers(tenant.business_id)] == ["Also mine", "Mine"]
+    assert _customers(other.business_id) == theirs
+
+
+def test_a_customer_added_while_importing_refuses_the_whole_import(database, monkeypatch):
+    tenant = make_business()
+    _import(tenant.owner, (HEADER + "Ana,2125550134,,,,,\n").encode())
+    # As if another transaction had added the customer after this one looked.
+    monkeypatch.setattr(_csv_import, "existing_customers", lambda *args: ({}, {}))
+    with pytest.raises(Conflict, match="Import the file again"):
+        _import(tenant.owner, (HEADER + "Bo,2125550135,,,,,\nAna,2125550134,,,,,\n").encode())
+    assert [c.name for c in _customers(tenant.business_id)] == ["Ana"]
+
+
+def test_a_customer_deleted_while_importing_refuses_the_whole_import(database, monkeypatch):
+    tenant = make_business()
+    _import(tenant.owner, (HEADER + "Ana,2125550134,,,,,\nBo,2125550135,,,,,\n").encode())
+    real = _csv_import.existing_customers
+
+    def with_a_vanished_customer(*args):
+        by_phone, by_email = real(*args)
+        by_phone["+12125550135"] = {**by_phone["+12125550135"], "id": -1}  # as if deleted after the lookup
+        return by_phone, by_email
+
+    monkeypatch.setattr(_csv_import, "existing_customers", with_a_vanished_customer)
+    with pytest.raises(Conflict, match="deleted while the file was importing"):
+        _import(tenant.owner, (HEADER + "Ana Ruiz,2125550134,,,,,\nBo Chen,2125550135,,,,,\n").encode())
+    assert [c.name for c in _customers(tenant.business_id)] == ["Ana", "Bo"]
+
+
+REGIONS = ["US", "CA", "GB", "IM", "DE", "FR", "IT", "ES", "AU", "RU", "KZ", "IN", "BR", "MX", "JP"]
+PHONE_TEXTS = st.one_of(
+    st.text(alphabet="0123456789 +()-.x", max_size=20),
+    st.sampled_from(["(212) 555-0134", "+1 416 555 0123", "416-555-0123", "+44 1624 456789", "+44 7911 123456",
+                     "07911 123456", "+39 06 1234 5678", "06 1234 5678", "+7 701 123 4567", "+7 495 123-45-67",
+                     "+1 684 733 1234", "+1 868 555 1234", "1-800-555-0199", "+61 2 9374 4000", "+12125550134"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=PHONE_TEXTS, region=st.sampled_from(REGIONS))
+def test_the_import_phone_reader_answers_exactly_as_clean_phone(text, region):
+    try:
+        expected: str | ValidationError | None = clean_phone(text, region=region, required=False)
+    except ValidationError as exc:
+        expected = exc
+    reader = PhoneReader(region)
+    for _ in range(2):  # the second answer comes from the reader's memory
+        try:
+            got: str | ValidationError | None = reader(text)
+        except ValidationError as exc:
+            got = exc
+        if isinstance(expected, ValidationError):
+            assert isinstance(got, ValidationError) and (str(got), got.field) == (str(expected), expected.field)
+        else:
+            assert got == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(country_code=st.sampled_from([1, 7, 44, 47, 61, 262, 590, 599]), national=st.integers(10**4, 10**11))
+def test_the_first_region_shortcut_only_ever_agrees_with_phonenumbers(country_code, national):
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=national)
+    if _valid_in_first_region(number):
+        assert phonenumbers.is_valid_number(number)
+
+
+def test_the_first_region_shortcut_serves_the_common_case():
+    assert _valid_in_first_region(phonenumbers.parse("(212) 555-0134", "US"))
+    assert not _valid_in_first_region(phonenumbers.parse("+44 7911 123456", "GB"))  # one region: not needed
+    assert not _valid_in_first_region(phonenumbers.parse("416-555-0123", "CA"))  # Canada: the full check
 
 
 INJECTION = ["=HYPERLINK(\"http://evil\")", "+SUM(1)", "-2+3", "@cmd", "\tTabbed", "'=quoted", "Plain, \"quoted\"",
