@@ -28,18 +28,24 @@ async def healthz(_request: Request) -> JSONResponse:
                         status_code=200 if report.ok else 503)
 
 
+_WANTED = (b"content-length", b"content-type", b"x-twilio-signature")
+
+
 async def twilio(request: Request) -> Response:
     """Twilio's inbound texts and status callbacks: answered once the raw event is stored."""
-    length = request.headers.get("content-length", "")
+    scope = request.scope
+    headers: dict[bytes, str] = {}
+    for name, value in scope["headers"]:  # the first of each, as request.headers.get gives
+        if name in _WANTED and name not in headers:
+            headers[name] = value.decode("latin-1")
+    length = headers.get(b"content-length", "")
     if length.isdigit() and int(length) > messaging.MAX_BODY_BYTES:
         body = b"x" * (messaging.MAX_BODY_BYTES + 1)  # refused (and logged) without reading it
     else:
         body = await request.body()
-    scope = request.scope
     reply = await request.app.state.twilio.handle(
         path=scope["path"], query=scope["query_string"].decode("latin-1"),
-        content_type=request.headers.get("content-type"), body=body,
-        signature=request.headers.get("x-twilio-signature"),
+        content_type=headers.get(b"content-type"), body=body, signature=headers.get(b"x-twilio-signature"),
     )
     return Response(reply.body, status_code=reply.status, media_type=reply.media_type)
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache
 from hashlib import sha1
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -95,6 +95,26 @@ def valid_signature(*, token: str, url: str, params: dict[str, str], signature: 
         for form in _signed_urls(url))
 
 
+def form_fields(text: str) -> dict[str, str]:
+    """A form body's fields, the first value of each name; ValueError for a field without ``=``.
+
+    What ``urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=True)``
+    gives (then first value wins), without decoding fields that hold no ``%`` or ``+``.
+    """
+    params: dict[str, str] = {}
+    if not text:
+        return params
+    for field in text.split("&"):
+        name, equals, value = field.partition("=")
+        if not equals:
+            raise ValueError("bad form field")
+        if "%" in field or "+" in field:
+            name, value = unquote_plus(name), unquote_plus(value)
+        if name not in params:
+            params[name] = value
+    return params
+
+
 def _refuse(reason: str) -> WebhookReply:
     return WebhookReply(400, reason, "text/plain", rejected=reason)
 
@@ -112,13 +132,9 @@ def check_twilio(*, path: str, query: str, content_type: str | None, body: bytes
     if (content_type or "").split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
         return _refuse("body is not form-encoded")
     try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        params = form_fields(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return _refuse("body does not parse")
-    params: dict[str, str] = {}
-    for key, value in pairs:
-        params.setdefault(key, value)
     settings = get_settings()
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
     if not token or not settings.public_url:

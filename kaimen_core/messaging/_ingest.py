@@ -8,11 +8,12 @@ events later (``_events``).
 
 Group commit: the writer drains every request waiting at that moment into ONE
 multi-row ``INSERT ... ON CONFLICT (provider, event_id) DO NOTHING`` and one commit,
-on one thread of its own, then wakes each waiting request. While a batch commits the
-next one gathers, so concurrent requests share transactions and the database's
-commit (fsync) cost is paid per batch, not per request. A duplicate delivery of the
-same MessageSid conflicts and is dropped by the database, in the same batch or a later
-one. On SQLite the same batch runs in a ``BEGIN IMMEDIATE`` transaction.
+then wakes each waiting request. While a batch commits the next one gathers, so
+concurrent requests share transactions and the database's commit (fsync) cost is paid
+per batch, not per request. A duplicate delivery of the same MessageSid conflicts and
+is dropped by the database, in the same batch or a later one. On PostgreSQL the batch
+goes over an asyncio connection on the event loop (no thread, no pool); on SQLite it
+runs on a thread in a ``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from functools import partial
 
+import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -53,8 +55,10 @@ def store_events(events: Sequence[TwilioEvent], *, engine: Engine | None = None)
 
 
 # PostgreSQL's hot path: one constant statement (prepared by psycopg after a few runs) whatever the
-# batch size, sent with the transaction's scope and its commit in one pipeline (one round trip).
-_PG_SCOPE = "SELECT set_config('app.business_id', '', true), set_config('app.cross_tenant', 'on', true)"
+# batch size, run in autocommit, so a batch is one round trip and one commit. The writer's connections
+# are its own (never pooled, never used for anything else), so the cross-tenant scope that
+# kaimen_core.db sets per transaction for system work is set once for the connection's life.
+_PG_SCOPE = "SELECT set_config('app.business_id', '', false), set_config('app.cross_tenant', 'on', false)"
 _PG_INSERT = (
     "INSERT INTO webhook_events (provider, event_id, kind, payload, status, received_at) "
     "SELECT 'twilio', e.event_id, e.kind, e.payload::jsonb, 'received', e.received_at "
@@ -63,66 +67,80 @@ _PG_INSERT = (
 )
 
 
-class _PostgresBatches:
-    """The writer thread's own connection (from the engine's pool), kept between batches."""
+class _Lane:
+    """One batch in flight at a time, on a connection of its own.
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.pooled: Any = None
+    PostgreSQL: an asyncio psycopg connection on the event loop itself (no thread hop)
+    in autocommit, one statement per batch. SQLite: a thread of its own running
+    :func:`store_events`.
+    """
 
-    def write(self, events: Sequence[TwilioEvent]) -> None:
-        if self.pooled is None:
-            self.pooled = self.engine.raw_connection()
-        connection = self.pooled.driver_connection
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.connection: psycopg.AsyncConnection | None = None
+        self.thread: ThreadPoolExecutor | None = None
+
+    async def write(self, engine: Engine, events: list[TwilioEvent]) -> None:
+        if engine.dialect.name != "postgresql":
+            if self.thread is None:
+                self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaimen-event-writer")
+            await asyncio.get_running_loop().run_in_executor(self.thread, partial(store_events, events, engine=engine))
+            return
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         columns = ([e.event_id for e in events], [e.kind for e in events],
                    [json.dumps(e.payload, separators=(",", ":")) for e in events], [e.received_at for e in events])
         try:
-            with connection.pipeline():
-                connection.execute(_PG_SCOPE)
-                connection.execute(_PG_INSERT, columns)
-                connection.commit()
-        except Exception:
-            self.close(invalidate=True)
+            if self.connection is None or self.connection.closed or self.url != url:
+                await self.close()
+                self.connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                self.url = url
+                await self.connection.execute(_PG_SCOPE)
+            await self.connection.execute(_PG_INSERT, columns)
+        except BaseException:
+            await self.close()  # a connection in an unknown state is never reused
             raise
 
-    def close(self, *, invalidate: bool = False) -> None:
-        if self.pooled is not None:
-            if invalidate:
-                self.pooled.invalidate()
-            self.pooled.close()
-            self.pooled = None
+    async def close(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            await connection.close()
+        if self.thread is not None:
+            thread, self.thread = self.thread, None
+            thread.shutdown(wait=False)
 
 
 class EventWriter:
     """Stores events for many concurrent requests with one insert and one commit per batch.
 
-    Used from one asyncio event loop; the database work runs on the writer's own thread.
+    Used from one asyncio event loop. Up to ``lanes`` batches are in flight at once, each
+    on a connection of its own, so a batch gathers while others commit.
     """
 
-    def __init__(self, *, engine: Engine | None = None, max_batch: int = 500) -> None:
+    def __init__(self, *, engine: Engine | None = None, lanes: int = 2, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self._waiting: list[tuple[TwilioEvent, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaimen-event-writer")
-        self._postgres: _PostgresBatches | None = None
+        self._idle = [_Lane() for _ in range(lanes)]
+        self._lanes = list(self._idle)
+        self._running: set[asyncio.Task[None]] = set()
 
     async def store(self, event: TwilioEvent) -> None:
         """Return once ``event`` is committed (or was stored before); raise if the database refused."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._waiting.append((event, done))
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
+        if self._idle:
+            task = loop.create_task(self._drain(self._idle.pop()))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         await done
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _drain(self, lane: _Lane) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
                 try:
-                    await loop.run_in_executor(self._thread, self._write, [event for event, _ in batch])
+                    await lane.write(self.engine or db.get_engine(), [event for event, _ in batch])
                 except Exception as exc:  # every request of the batch answers with the failure
                     for _, done in batch:
                         if not done.done():
@@ -132,31 +150,14 @@ class EventWriter:
                         if not done.done():
                             done.set_result(None)
         finally:
-            self._task = None
-
-    def _write(self, events: list[TwilioEvent]) -> None:
-        """On the writer's thread: one batch, committed."""
-        engine = self.engine or db.get_engine()
-        if engine.dialect.name != "postgresql":
-            store_events(events, engine=engine)
-            return
-        if self._postgres is None or self._postgres.engine is not engine:
-            if self._postgres is not None:
-                self._postgres.close()
-            self._postgres = _PostgresBatches(engine)
-        self._postgres.write(events)
-
-    def _close(self) -> None:
-        if self._postgres is not None:
-            self._postgres.close()
-            self._postgres = None
+            self._idle.append(lane)
 
     async def aclose(self) -> None:
-        """Finish the batches in flight, return the connection, then stop the writer's thread."""
-        while self._task is not None:
-            await asyncio.shield(self._task)
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
-        self._thread.shutdown(wait=True)
+        """Finish the batches in flight, then close the lanes' connections."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+        for lane in self._lanes:
+            await lane.close()
 
 
 class TwilioWebhooks:

@@ -248,32 +248,31 @@ def test_an_event_that_cannot_be_stored_is_not_acknowledged(client, monkeypatch)
 
     _, number = texting_business()
 
-    def down(*_args, **_kwargs):
+    async def down(*_args, **_kwargs):
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setattr(_ingest.EventWriter, "_write", down)
+    monkeypatch.setattr(_ingest._Lane, "write", down)
     response = post(client, "/twilio/sms", inbound(number))
     assert response.status_code == 503  # Twilio sees a failure, never a 200 for a lost event
     assert count(WebhookEvent) == 0
 
 
-def test_concurrent_requests_share_one_insert_and_one_commit(database):
+def test_concurrent_requests_share_one_insert_and_one_commit(database, monkeypatch):
     import asyncio
-    import time
 
     from kaimen_core.messaging import _ingest
     from kaimen_core.models import utcnow
 
-    writer = _ingest.EventWriter()
+    writer = _ingest.EventWriter(lanes=1)
     batches: list[int] = []
-    real_write = writer._write
+    real_write = _ingest._Lane.write
 
-    def slow_write(events):
+    async def slow_write(lane, engine, events):
         batches.append(len(events))
-        time.sleep(0.05)  # the first commit is slow: the others gather behind it
-        real_write(events)
+        await asyncio.sleep(0.05)  # the first commit is slow: the others gather behind it
+        await real_write(lane, engine, events)
 
-    writer._write = slow_write
+    monkeypatch.setattr(_ingest._Lane, "write", slow_write)
 
     async def deliver():
         events = [messaging.TwilioEvent(event_id=f"SM{n:032d}", kind="sms.inbound", received_at=utcnow(),
