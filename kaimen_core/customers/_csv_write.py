@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, String, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -128,8 +129,7 @@ def _copy_write(connection: Connection, business_id: int, created: list[dict[str
     with connection.connection.driver_connection.cursor() as cursor:
         done = _land(cursor, "customers", _CREATED, created, business_id, progress, 0, _ADDED_MEANWHILE,
                      f"INSERT INTO customers ({columns}) SELECT {columns} FROM kaimen_import_customers "
-                     "WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id "
-                     "ON CONFLICT (business_id, phone_e164) DO NOTHING")
+                     "WHERE id BETWEEN %(first)s AND %(last)s ORDER BY id")
         _land(cursor, "customers", _UPDATED, updated, business_id, progress, done, _REMOVED_MEANWHILE,
               f"UPDATE customers AS c SET {changes} FROM kaimen_import_customers AS u "
               "WHERE c.id = u.id AND c.business_id = %(business)s AND u.id BETWEEN %(first)s AND %(last)s")
@@ -148,7 +148,10 @@ def _land(cursor: Any, table: str, columns: Sequence[str], rows: list[dict[str, 
         return done
     _stage(cursor, table, columns, rows)
     for first, last, expected in _id_ranges(rows):
-        cursor.execute(statement, {"business": business_id, "first": first, "last": last})
+        try:
+            cursor.execute(statement, {"business": business_id, "first": first, "last": last})
+        except psycopg.errors.UniqueViolation:  # a plain INSERT: no speculative insertion per row
+            raise Conflict(refusal) from None
         if cursor.rowcount != expected:
             raise Conflict(refusal)
         done += expected
