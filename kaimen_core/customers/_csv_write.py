@@ -18,8 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, String, any_, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kaimen_core.exceptions import Conflict
@@ -64,12 +63,14 @@ def existing_customers(connection: Connection, business_id: int, phones: Sequenc
 def _select(connection: Connection, business_id: int, column: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     if not keys:
         return []
+    if connection.dialect.name == "postgresql":  # one array parameter, rows as the driver reads them
+        with connection.connection.driver_connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(_CURRENT)} FROM customers WHERE business_id = %s "
+                           f"AND {column} = ANY(%s) ORDER BY id", (business_id, list(keys)))
+            return [dict(zip(_CURRENT, row, strict=True)) for row in cursor]
     key = _CUSTOMERS.c[column]
     query = select(*(_CUSTOMERS.c[c] for c in _CURRENT)).where(_CUSTOMERS.c.business_id == business_id)
-    if connection.dialect.name == "postgresql":  # one array parameter, however many keys
-        chunks = [query.where(key == any_(bindparam("keys", list(keys), type_=ARRAY(String))))]
-    else:
-        chunks = [query.where(key.in_(keys[i:i + _LOOKUP_CHUNK])) for i in range(0, len(keys), _LOOKUP_CHUNK)]
+    chunks = [query.where(key.in_(keys[i:i + _LOOKUP_CHUNK])) for i in range(0, len(keys), _LOOKUP_CHUNK)]
     return [dict(row) for chunk in chunks for row in connection.execute(chunk.order_by(_CUSTOMERS.c.id)).mappings()]
 
 
