@@ -33,7 +33,9 @@ def navigation_for(actor: Actor):
                                   url_path="messaging-rules")
         deletions = st.Page("pages/privacy_operations.py", title="Privacy deletions", icon=":material/delete_sweep:",
                             url_path="privacy-deletions")
-        return st.navigation({"Platform": [home, businesses, messaging_rules, deletions, audit_log],
+        webhook_events = st.Page("pages/webhook_events.py", title="Webhook events", icon=":material/webhook:",
+                                 url_path="webhook-events")
+        return st.navigation({"Platform": [home, businesses, messaging_rules, deletions, webhook_events, audit_log],
                               "You": [account]})
     customers = st.Page("pages/customers.py", title="Customers", icon=":material/contacts:", url_path="customers")
     inbox = st.Page("pages/inbox.py", title="Inbox", icon=":material/sms:", url_path="inbox")

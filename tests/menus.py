@@ -8,14 +8,14 @@ OWNER_MENU = {
 }
 STAFF_MENU = {"Business": ["Home", "Calendar", "Customers", "Inbox"], "You": ["Account"]}
 OPERATOR_MENU = {
-    "Platform": ["Home", "Businesses", "Messaging rules", "Privacy deletions", "Audit log"],
+    "Platform": ["Home", "Businesses", "Messaging rules", "Privacy deletions", "Webhook events", "Audit log"],
     "You": ["Account"],
 }
 #: Page files only owners may open.
 OWNER_ONLY_PAGES = ["team", "staff", "services", "settings", "messaging_settings", "customer_import", "privacy",
                     "audit_log"]
 #: Page files only operators may open.
-OPERATOR_ONLY_PAGES = ["businesses", "messaging_rules", "privacy_operations"]
+OPERATOR_ONLY_PAGES = ["businesses", "messaging_rules", "privacy_operations", "webhook_events"]
 
 
 def titles(menu: dict[str, list[str]]) -> list[str]:

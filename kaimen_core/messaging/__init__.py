@@ -8,7 +8,8 @@
   signature (``_inbound``), then the raw event stored once with group commit, answered
   fast. :func:`apply_pending_webhooks` (the worker, ``_events``) applies stored events:
   inbound texts with STOP/START/HELP keywords and plain-words stop requests, delivery
-  status that never moves backwards.
+  status that never moves backwards. Operators list stored events (payloads masked) and
+  replay them (``_replay``).
 - The inbox (``_inbox``), owner and operator settings (``_settings``), reminders
   (``_reminders``), and the pure text rules (``_text``, ``_window``).
 """
@@ -31,6 +32,15 @@ from kaimen_core.messaging._inbox import (
 )
 from kaimen_core.messaging._ingest import EventWriter, TwilioWebhooks, store_events
 from kaimen_core.messaging._reminders import CHANGES, notify_booking_change, send_due_reminders
+from kaimen_core.messaging._replay import (
+    EVENT_STATUSES,
+    PROVIDERS,
+    REPLAY_REASONS,
+    WebhookEventPage,
+    WebhookEventRow,
+    list_webhook_events,
+    replay_webhook_events,
+)
 from kaimen_core.messaging._send import AUTOMATED_KINDS, Decision
 from kaimen_core.messaging._settings import (
     DEFAULT_TEMPLATES,
@@ -50,9 +60,12 @@ __all__ = [
     "CHANGES",
     "DEFAULT_TEMPLATES",
     "EMPTY_TWIML",
+    "EVENT_STATUSES",
     "FILTERS",
     "MAX_BODY_BYTES",
     "PLACEHOLDERS",
+    "PROVIDERS",
+    "REPLAY_REASONS",
     "STATUS_RANK",
     "ConversationRow",
     "Decision",
@@ -64,6 +77,8 @@ __all__ = [
     "Thread",
     "TwilioEvent",
     "TwilioWebhooks",
+    "WebhookEventPage",
+    "WebhookEventRow",
     "WebhookReply",
     "add_screening_term",
     "apply_pending_webhooks",
@@ -74,9 +89,11 @@ __all__ = [
     "get_thread",
     "list_conversations",
     "list_screening_terms",
+    "list_webhook_events",
     "mark_read",
     "notify_booking_change",
     "render",
+    "replay_webhook_events",
     "resolve_flag",
     "segments",
     "send_due_reminders",

@@ -174,3 +174,63 @@ def test_two_appliers_never_apply_the_same_event(database):
     assert sum(taken) == 120  # each event taken exactly once between them
     assert count(WebhookEvent, WebhookEvent.status == "applied") == 120
     assert count(Message, Message.direction == "inbound") == 120
+
+
+# --- operators: listing and replaying stored events -------------------------------------
+
+
+def test_operators_page_through_events_newest_first_and_each_access_is_audited(database):
+    from kaimen_core.models import AuditEvent
+    from tests.factories import make_operator
+
+    _, number = texting_business()
+    for n in range(3):
+        store(number, f"Text {n}", sid=f"SM{n}", when=at(f"2026-11-27 17:0{n}"))
+    operator, _ = make_operator()
+    with db.tenant_session(operator) as session:
+        first = messaging.list_webhook_events(session, actor=operator, page_size=2)
+        second = messaging.list_webhook_events(session, actor=operator, page=2, page_size=2,
+                                               business_id=None, status="received", provider="twilio")
+    assert [r.event_id for r in first.rows] == ["SM2", "SM1"] and (first.total, first.pages) == (3, 2)
+    assert [r.event_id for r in second.rows] == ["SM0"]
+    assert first.rows[0].payload["From"] == "+1******0123" and first.rows[0].payload["Body"] == "[6 characters]"
+    assert count(AuditEvent, AuditEvent.action == "operator.access", AuditEvent.target_type == "webhook_events") == 1
+
+
+def test_only_operators_list_or_replay_events(database):
+    from kaimen_core.exceptions import PermissionDenied
+    from tests.factories import make_staff
+
+    tenant, number = texting_business()
+    store(number, sid="SM1")
+    staff, _ = make_staff(tenant)
+    for actor in (tenant.owner, staff):
+        with pytest.raises(PermissionDenied), db.tenant_session(actor) as session:
+            messaging.list_webhook_events(session, actor=actor)
+        with pytest.raises(PermissionDenied), db.tenant_session(actor) as session:
+            messaging.replay_webhook_events(session, actor=actor, event_ids=[event("SM1").id], reason="incident")
+    assert event("SM1").status == "received"
+
+
+def test_a_replay_is_audited_per_event_and_refuses_unknown_ids_and_reasons(database):
+    from kaimen_core.exceptions import NotFound, ValidationError
+    from kaimen_core.models import AuditEvent
+    from tests.factories import make_operator
+
+    tenant, number = texting_business()
+    store(number, sid="SM1")
+    drain()
+    operator, _ = make_operator()
+    with pytest.raises(NotFound), db.tenant_session(operator) as session:
+        messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id, 999_999],
+                                        reason="incident")
+    with pytest.raises(ValidationError), db.tenant_session(operator) as session:
+        messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id], reason="just because")
+    assert event("SM1").status == "applied"
+    with db.tenant_session(operator) as session:
+        assert messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id],
+                                               reason="incident") == 1
+    (audited,) = rows(AuditEvent, AuditEvent.action == "webhook.replayed")
+    assert (audited.business_id, audited.actor_user_id, audited.detail["reason"]) == (
+        tenant.business_id, operator.user_id, "incident")
+    assert drain() == 1 and count(Message) == 1  # applied again, harmlessly

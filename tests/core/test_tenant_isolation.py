@@ -272,6 +272,8 @@ RECIPES.update({
         s, actor=actor, booking_id=w.b_records.booking_id, change="created"),
     "messaging.set_limits": lambda s, actor, w: messaging.set_limits(
         s, actor=actor, business_id=w.b.business_id, rate_per_minute=1, daily_cap=1),
+    "messaging.list_webhook_events": lambda s, actor, w: messaging.list_webhook_events(
+        s, actor=actor, business_id=w.b.business_id),
 })
 PRIMITIVES.update({
     "privacy.phone_hash": "pure: messaging's one-way hash of a number for a business; reads no rows",
