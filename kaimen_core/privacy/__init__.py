@@ -33,7 +33,7 @@ from kaimen_core.privacy._requests import (
     start,
     verify_identity,
 )
-from kaimen_core.privacy._verify import Finding, needles_for, scan
+from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
 
 __all__ = [
     "CHANNELS",
@@ -74,6 +74,7 @@ __all__ = [
     "restrict",
     "run_erasure",
     "scan",
+    "scan_many",
     "start",
     "verify_identity",
 ]

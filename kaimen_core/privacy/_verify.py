@@ -3,19 +3,31 @@
 The scan reads the schema from the database itself, so a table or column added later
 is covered without changing this code. Rows of other businesses are skipped where a
 table has a ``business_id``; tables without one are scanned whole.
+
+:func:`scan` looks for one person and lets the database filter the rows (``LIKE``).
+:func:`scan_many` looks for many people of one business in a single pass: it streams
+every text cell once and finds, per cell, the few people who could be in it by looking
+up short pieces of the cell in an index built from their identifiers; each of those is
+then checked exactly as :func:`scan` checks a cell, so both report the same findings.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
 from sqlalchemy import JSON, String, inspect, text
 from sqlmodel import Session
 
-__all__ = ["Finding", "needles_for", "scan"]
+__all__ = ["Finding", "needles_for", "scan", "scan_many"]
+
+_PIECE = 8  # the longest piece of a phone or email form that the batch index keys on
+_WORD = re.compile(r"\w+")
+_REPEATED = 32  # cells up to this long are looked up once per distinct value (a status, a label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,48 +75,156 @@ def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _patterns(needles: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(kind, form) pairs: each needle as written and as it reads inside JSON text."""
+    return [(kind, form) for kind, values in needles.items() for value in values
+            for form in {value, json.dumps(value)[1:-1].lower()}]
+
+
+def _name_words(needles: dict[str, list[str]]) -> list[re.Pattern[str]]:
+    return [re.compile(r"(?<!\w)" + re.escape(v) + r"(?!\w)") for v in needles.get("name", [])]
+
+
+def _select(session: Session, table: str, columns: list[str], keys: list[str], has_business: bool,
+            where: str | None) -> tuple[str, int]:
+    """SELECT the row's key and its lower-cased text cells, limited to the business if it has one."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    key_sql = ", ".join(f"CAST({quote(k)} AS TEXT)" for k in keys) or "NULL"
+    cells = ", ".join(f"lower(CAST({quote(c)} AS TEXT))" for c in columns)
+    conditions = [where] if where else []
+    if has_business:
+        conditions.append(f"{quote('id' if table == 'businesses' else 'business_id')} = :business")
+    sql = f"SELECT {key_sql}, {cells} FROM {quote(table)}"
+    return sql + (" WHERE " + " AND ".join(conditions) if conditions else ""), max(len(keys), 1)
+
+
+def _cells(rows, table: str, columns: list[str], keys: list[str], width: int, skip):
+    """(column, row id, value) of every non-empty cell not in ``skip``."""
+    for row in rows:
+        row_id = "/".join(str(v) for v in row[:width]) if keys else "?"
+        for column, value in zip(columns, row[width:], strict=True):
+            if value and (table, column, row_id) not in skip:
+                yield column, row_id, value
+
+
 def scan(
     session: Session, *, business_id: int, needles: dict[str, list[str]], skip: set[tuple[str, str, str]] = frozenset()
 ) -> list[Finding]:
     """Every place a needle still appears. ``skip`` names (table, column, row) cells to ignore."""
     dialect = session.get_bind().dialect
     quote, postgres = dialect.identifier_preparer.quote, dialect.name == "postgresql"
-    patterns: list[tuple[str, str]] = []
-    for kind, values in needles.items():
-        for value in values:
-            for form in {value, json.dumps(value)[1:-1].lower()}:
-                patterns.append((kind, form))
+    patterns = _patterns(needles)
     if not patterns:
         return []
-    name_words = [re.compile(r"(?<!\w)" + re.escape(v) + r"(?!\w)") for v in needles.get("name", [])]
+    name_words = _name_words(needles)
     findings: list[Finding] = []
     for table, columns, keys, has_business in _text_columns(session):
         # One pass per table: every text column joined into one lower-cased string is
         # matched against every pattern; the columns of the rows that match are then
         # checked one by one here, so the finding names the column.
-        cells = [f"lower(CAST({quote(c)} AS TEXT))" for c in columns]
-        joined = " || ' ' || ".join(f"coalesce({cell}, '')" for cell in cells)
+        joined = " || ' ' || ".join(f"coalesce(lower(CAST({quote(c)} AS TEXT)), '')" for c in columns)
         if postgres:  # the joined string is built once per row, then tried against every pattern
             where = f"({joined}) LIKE ANY (CAST(:patterns AS text[]))"
             params: dict[str, object] = {"patterns": [_like(form) for _, form in patterns]}
         else:
             where = "(" + " OR ".join(f"({joined}) LIKE :p{i} ESCAPE '\\'" for i in range(len(patterns))) + ")"
             params = {f"p{i}": _like(form) for i, (_, form) in enumerate(patterns)}
-        if has_business:
-            where += f" AND {quote('id' if table == 'businesses' else 'business_id')} = :business"
-            params["business"] = business_id
-        key_sql = ", ".join(f"CAST({quote(k)} AS TEXT)" for k in keys) or "NULL"
-        sql = f"SELECT {key_sql}, {', '.join(cells)} FROM {quote(table)} WHERE {where}"
-        width = max(len(keys), 1)
-        for row in session.execute(text(sql), params):
-            row_id = "/".join(str(v) for v in row[:width]) if keys else "?"
-            for column, value in zip(columns, row[width:], strict=True):
-                if (table, column, row_id) in skip or not value:
-                    continue
-                kind = _matched(value, patterns, name_words)
-                if kind:
-                    findings.append(Finding(table, column, row_id, kind))
+        sql, width = _select(session, table, columns, keys, has_business, where)
+        params["business"] = business_id
+        rows = session.execute(text(sql), params)
+        for column, row_id, value in _cells(rows, table, columns, keys, width, skip):
+            kind = _matched(value, patterns, name_words)
+            if kind:
+                findings.append(Finding(table, column, row_id, kind))
     return findings
+
+
+def scan_many(
+    session: Session, *, business_id: int, people: Mapping[Hashable, dict[str, list[str]]],
+    skip: set[tuple[str, str, str]] = frozenset(),
+) -> dict[Hashable, list[Finding]]:
+    """:func:`scan` for many people of one business at once: the findings of each, in one pass.
+
+    Every text cell of the business's rows (and of tables without a business) is read
+    once, in a streamed query, whatever the number of people.
+    """
+    patterns = {key: _patterns(needles) for key, needles in people.items()}
+    words = {key: _name_words(needles) for key, needles in people.items()}
+    findings: dict[Hashable, list[Finding]] = {key: [] for key in people}
+    suspects = _Suspects(patterns, {key: needles.get("name", []) for key, needles in people.items()})
+    if not suspects:
+        return findings
+    for table, columns, keys, has_business in _text_columns(session):
+        sql, width = _select(session, table, columns, keys, has_business, None)
+        rows = session.execute(text(sql), {"business": business_id},
+                               execution_options={"stream_results": True, "yield_per": 2000})
+        for column, row_id, value in _cells(rows, table, columns, keys, width, skip):
+            for key in suspects.of(value):
+                kind = _matched(value, patterns[key], words[key])
+                if kind:
+                    findings[key].append(Finding(table, column, row_id, kind))
+    return findings
+
+
+def _pieces(form: str) -> set[str]:
+    """Every run of ``_PIECE`` characters in ``form`` (the form itself when shorter)."""
+    length = min(len(form), _PIECE)
+    return {form[i:i + length] for i in range(len(form) - length + 1)}
+
+
+class _Suspects:
+    """Who could be in a cell, from an index of short pieces of everyone's identifiers.
+
+    A phone or email form can only be in a cell if every piece of it is, so each form is
+    indexed under its piece of up to eight characters that the fewest people share, and
+    a cell is looked up by all of its own pieces of those lengths. A name only counts as
+    whole words, so each name is indexed under its rarest word and a cell is looked up by
+    its words. The result is never smaller than the set of people :func:`_matched` would
+    find in the cell; it is usually empty or one person.
+    """
+
+    def __init__(self, patterns: dict[Hashable, list[tuple[str, str]]], names: dict[Hashable, list[str]]) -> None:
+        self.always: set[Hashable] = set()  # people with a form no piece stands for (an empty one)
+        self.pieces: dict[int, dict[str, set[Hashable]]] = {}
+        self.words: dict[str, set[Hashable]] = {}
+        self._seen: dict[str, set[Hashable]] = {}
+        forms: dict[Hashable, list[set[str]]] = {}
+        words: dict[Hashable, list[set[str]]] = {}
+        for key, pairs in patterns.items():
+            substrings = [f for kind, f in pairs if kind != "name"]
+            forms[key] = [_pieces(f) for f in substrings if f]
+            words[key] = [set(_WORD.findall(name)) for name in names.get(key, [])]
+            if not all(substrings) or not all(words[key]):
+                self.always.add(key)
+        shared_pieces = Counter(p for sets in forms.values() for p in set().union(*sets))
+        shared_words = Counter(w for sets in words.values() for w in set().union(*sets))
+        for key in patterns:
+            for pieces in forms[key]:
+                rarest = min(pieces, key=lambda p: (shared_pieces[p], p))
+                self.pieces.setdefault(len(rarest), {}).setdefault(rarest, set()).add(key)
+            for found in filter(None, words[key]):
+                rarest = min(found, key=lambda w: (shared_words[w], w))
+                self.words.setdefault(rarest, set()).add(key)
+
+    def __bool__(self) -> bool:
+        return bool(self.always or self.pieces or self.words)
+
+    def of(self, value: str) -> set[Hashable]:
+        """Everyone whose identifiers could be in ``value``."""
+        short = len(value) <= _REPEATED
+        if short and value in self._seen:  # a status, a kind, an empty list: the same few values again and again
+            return self._seen[value]
+        found = set(self.always)
+        for length, index in self.pieces.items():
+            if len(value) >= length:
+                for piece in index.keys() & {value[i:i + length] for i in range(len(value) - length + 1)}:
+                    found |= index[piece]
+        if self.words:
+            for word in self.words.keys() & set(_WORD.findall(value)):
+                found |= self.words[word]
+        if short and len(self._seen) < 100_000:
+            self._seen[value] = found
+        return found
 
 
 def _matched(value: str, patterns: list[tuple[str, str]], name_words: list[re.Pattern[str]]) -> str | None:

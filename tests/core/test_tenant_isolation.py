@@ -279,6 +279,8 @@ PRIMITIVES.update({
     "privacy.phone_hash": "pure: messaging's one-way hash of a number for a business; reads no rows",
     "privacy.scan": "the erasure's verification, run only by kaimen_core.privacy in a system session after the "
                     "request was loaded for the actor; it returns where traces are, never their text",
+    "privacy.scan_many": "privacy.scan for several people of one business in one pass, run only by "
+                         "kaimen_core.privacy in a system session; it returns where traces are, never their text",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
