@@ -33,8 +33,9 @@ __all__ = ["Worker", "run_forever"]
 log = logging.getLogger(__name__)
 REMINDER_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(days=1)
-#: Webhook events applied per transaction.
+#: Webhook events applied per transaction, and transactions per round before the jobs get their turn.
 WEBHOOK_BATCH = 100
+WEBHOOK_ROUNDS = 10
 
 
 class Worker:
@@ -56,10 +57,15 @@ class Worker:
                 if queued is None:
                     jobs.enqueue(session, kind=kind, payload={}, run_at=now, max_attempts=3)
 
-    def apply_webhooks(self, *, now: datetime | None = None, limit: int = WEBHOOK_BATCH) -> int:
-        """Apply received webhook events until none are left (at most ``limit`` per transaction)."""
+    def apply_webhooks(self, *, now: datetime | None = None, limit: int = WEBHOOK_BATCH,
+                       rounds: int = WEBHOOK_ROUNDS) -> int:
+        """Apply received webhook events: up to ``rounds`` transactions of ``limit`` events, fewer when none are left.
+
+        Bounded, so that under a flood of events the worker still gets to its jobs (replies among them).
+        """
         applied = 0
-        while taken := apply_pending_webhooks(limit=limit, now=now, engine=self.engine):
+        for _ in range(rounds):
+            taken = apply_pending_webhooks(limit=limit, now=now, engine=self.engine)
             applied += taken
             if taken < limit:
                 break

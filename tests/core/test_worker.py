@@ -234,3 +234,11 @@ def test_the_worker_applies_help_and_sends_its_reply(database, fake, worker):
     assert worker.run_once(now=NOW) == 2  # the event, then the reply's send job
     (sent,) = fake.sent
     assert sent["To"] == "+12125550123" and sent["Body"].startswith("Lumen Salon: for help call")
+
+
+def test_a_flood_of_events_does_not_keep_the_worker_from_its_jobs(database, fake, worker):
+    _, number = texting_business()
+    for n in range(5):
+        _arrives(number, f"Text {n}", f"SM{n:032d}")
+    assert worker.apply_webhooks(limit=2, rounds=2) == 4  # bounded: the jobs get their turn
+    assert worker.apply_webhooks(limit=2, rounds=2) == 1
