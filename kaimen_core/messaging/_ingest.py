@@ -89,16 +89,31 @@ class _Lane:
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         columns = ([e.event_id for e in events], [e.kind for e in events],
                    [json.dumps(e.payload, separators=(",", ":")) for e in events], [e.received_at for e in events])
+        reused = self.connection is not None and not self.connection.closed and self.url == url
         try:
-            if self.connection is None or self.connection.closed or self.url != url:
-                await self.close()
-                self.connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
-                self.url = url
-                await self.connection.execute(_PG_SCOPE)
-            await self.connection.execute(_PG_INSERT, columns)
-        except BaseException:
+            await self._insert(url, columns)
+        except psycopg.OperationalError:
             await self.close()  # a connection in an unknown state is never reused
+            if not reused:
+                raise
+            # The kept connection had gone (a database restart, an idle timeout): once more on a new one.
+            # Safe to repeat: the insert skips ids already stored.
+            try:
+                await self._insert(url, columns)
+            except BaseException:
+                await self.close()
+                raise
+        except BaseException:
+            await self.close()
             raise
+
+    async def _insert(self, url: str, columns: tuple[list, ...]) -> None:
+        if self.connection is None or self.connection.closed or self.url != url:
+            await self.close()
+            self.connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            self.url = url
+            await self.connection.execute(_PG_SCOPE)
+        await self.connection.execute(_PG_INSERT, columns)
 
     async def close(self) -> None:
         if self.connection is not None:

@@ -303,3 +303,22 @@ def test_an_unknown_number_replayed_after_it_is_assigned_becomes_a_message(clien
         session.add(event)
     assert apply() == 1
     assert [m.business_id for m in rows(Message)] == [tenant.business_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_the_writer_reconnects_when_its_kept_connection_has_gone(client, database):
+    from sqlalchemy import text
+
+    _, number = texting_business()
+    assert post(client, "/twilio/sms", inbound(number, sid="SM" + "7" * 32)).status_code == 200
+    lanes = client.app.state.twilio.writer._lanes
+    kept = [lane.connection for lane in lanes if lane.connection is not None]
+    assert kept, "the writer keeps its connection between batches"
+    with database.owner.connect() as owner:  # the server drops every other connection, as a restart would
+        owner.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        owner.commit()
+    assert post(client, "/twilio/sms", inbound(number, sid="SM" + "8" * 32)).status_code == 200
+    assert count(WebhookEvent) == 2
+    assert all(lane.connection not in kept for lane in lanes)
