@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, text, tuple_
+from sqlalchemy import func, literal_column, text, tuple_, union_all
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
@@ -50,6 +50,9 @@ WALK_ROWS = (1000, 3000, 7000, 15000, 31000)
 RARE_MATCHES = 2000
 #: A piece of a term found in this share of the sample is left out of a trigram lookup.
 _EVERYWHERE = 0.5
+#: Rows whose search column is longer are in small sort indexes of their own (a btree
+#: entry holds at most 2,704 bytes; migration 0007).
+SHORT_TEXT_BYTES = 1800
 #: Sort choices: label -> (column, descending).
 SORTS = {
     "name": ("name", False),
@@ -120,10 +123,11 @@ class _SortKey:
 
 
 #: Planner settings: read the sort index in order (the planner cannot tell how common a
-#: term is and would rather sort the whole business); or the trigram index only.
-_SORT_INDEX = {"enable_seqscan": "off", "enable_bitmapscan": "off", "enable_indexscan": "on",
+#: term is and would rather sort the whole business); or the trigram index only. The
+#: costs of the paths turned off would otherwise set off JIT compilation.
+_SORT_INDEX = {"jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "off", "enable_indexscan": "on",
                "enable_sort": "off", "enable_incremental_sort": "off", "max_parallel_workers_per_gather": "0"}
-_TRIGRAM_INDEX = {"enable_seqscan": "off", "enable_bitmapscan": "on", "enable_indexscan": "off",
+_TRIGRAM_INDEX = {"jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "on", "enable_indexscan": "off",
                   "enable_sort": "on", "enable_incremental_sort": "on", "max_parallel_workers_per_gather": "0"}
 
 
@@ -135,10 +139,14 @@ class _Substring:
         self.in_business = Customer.business_id == business_id
         self.matches = contains(col(Customer.search_text), needle)
         self.order = sort_key.order(Customer)
+        # Constants in the SQL text, so that the planner matches the partial indexes.
+        size = func.octet_length(Customer.search_text)
+        self.short = size <= literal_column(str(SHORT_TEXT_BYTES))
+        self.long = size > literal_column(str(SHORT_TEXT_BYTES))
 
     def first(self, wanted: int) -> list[int]:
         with _planner(self.session, _SORT_INDEX) as use:
-            sample = self.session.exec(select(Customer.search_text).where(self.in_business)
+            sample = self.session.exec(select(Customer.search_text).where(self.in_business, self.short)
                                        .order_by(col(Customer.created_at).desc(), col(Customer.id).desc())
                                        .limit(SAMPLE_ROWS)).all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
@@ -159,8 +167,13 @@ class _Substring:
             return self._walk(wanted)
 
     def _walk(self, wanted: int, *window) -> list[int]:
-        return list(self.session.exec(select(Customer.id).where(self.in_business, self.matches, *window)
-                                      .order_by(*self.order).limit(wanted)).all())
+        """The first ``wanted`` matches in sort order (in ``window``): the short rows'
+        covering index and the long rows' own index, merged in order."""
+        key = getattr(Customer, self.sort_key.column)
+        both = union_all(*(select(Customer.id, key.label("key")).where(self.in_business, size, self.matches, *window)
+                           .order_by(*self.order).limit(wanted) for size in (self.short, self.long))).subquery("m")
+        return list(self.session.exec(select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key))
+                                      .limit(wanted)).all())
 
     def _windows(self, wanted: int) -> list[int] | None:
         """The first matches among the first entries of the sort index, read a stretch at a
@@ -168,7 +181,7 @@ class _Substring:
         key = getattr(Customer, self.sort_key.column)
         row, ids, start, read = tuple_(key, Customer.id), [], (), 0
         for upto in WALK_ROWS:
-            bound = self.session.exec(select(key, Customer.id).where(self.in_business, *start)
+            bound = self.session.exec(select(key, Customer.id).where(self.in_business, self.short, *start)
                                       .order_by(*self.order).offset(upto - read).limit(1)).first()
             end = () if bound is None else (self.sort_key.before(row, tuple_(*bound)),)
             ids += self._walk(wanted - len(ids), *start, *end)
