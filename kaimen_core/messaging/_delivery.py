@@ -25,7 +25,8 @@ __all__ = ["STATUS_RANK", "RetryLater"]
 #: How far along a text is; a status never replaces one of higher rank.
 STATUS_RANK = {"held": 0, "queued": 1, "accepted": 1, "scheduled": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "read": 4, "canceled": 4}
-_STORED = {"accepted": "queued", "scheduled": "queued", "read": "delivered", "canceled": "failed"}
+#: Twilio's statuses that Kaimen stores under another name.
+STORED_AS = {"accepted": "queued", "scheduled": "queued", "read": "delivered", "canceled": "failed"}
 OPTED_OUT_CODE = "21610"
 
 
@@ -82,7 +83,7 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
                                        body=message.body, since=message.updated_at)
             if found is not None:
                 message.provider_sid = message.provider_sid or found.sid
-                message.status = _STORED.get(found.status, found.status) if found.status in STATUS_RANK else "sent"
+                message.status = STORED_AS.get(found.status, found.status) if found.status in STATUS_RANK else "sent"
                 message.updated_at = now
                 session.add(message)
                 _done(session, job_id)
@@ -126,7 +127,7 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
     with db.system_session(engine=engine) as session:
         message = session.get(Message, message_id)
         message.provider_sid = message.provider_sid or result.sid
-        status = _STORED.get(result.status, result.status)
+        status = STORED_AS.get(result.status, result.status)
         if STATUS_RANK.get(status, 0) > STATUS_RANK.get(message.status, 0):
             message.status = status
         if message.status == "sending":
@@ -150,7 +151,7 @@ def apply_status(session: Session, *, sid: str, status: str, error_code: str | N
             message = None
     if message is None:
         return "unknown message"
-    status = _STORED.get(status, status)
+    status = STORED_AS.get(status, status)
     if status not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK.get(message.status, 0):
         session.add(message)
         return "ignored"

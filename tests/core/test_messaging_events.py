@@ -9,10 +9,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from kaimen_core import db, messaging
-from kaimen_core.messaging import _events, _inbound
+from kaimen_core.messaging import _events, _inbound, _together
 from kaimen_core.models import Conversation, Customer, Message, WebhookEvent
 from tests.factories import count, rows
-from tests.fakes.messaging import at, texting_business
+from tests.fakes.messaging import at, sent_text, texting_business
 
 NOON = at("2026-11-27 17:00")
 
@@ -115,7 +115,7 @@ def test_when_the_set_based_step_fails_its_texts_are_applied_one_by_one(database
     def broken(*_args, **_kwargs):
         raise ValueError("set-based step failed")
 
-    monkeypatch.setattr(_events, "_add_texts", broken)
+    monkeypatch.setattr(_together, "_add_texts", broken)
     assert messaging.apply_pending_webhooks() == 3
     assert sorted(m.provider_sid for m in rows(Message)) == ["SM0", "SM1", "SM2"]
     assert count(Customer) == 3
@@ -234,3 +234,39 @@ def test_a_replay_is_audited_per_event_and_refuses_unknown_ids_and_reasons(datab
     assert (audited.business_id, audited.actor_user_id, audited.detail["reason"]) == (
         tenant.business_id, operator.user_id, "incident")
     assert drain() == 1 and count(Message) == 1  # applied again, harmlessly
+
+
+def _callback(sid, status, message_id=None, **extra):
+    payload = {"MessageSid": sid, "MessageStatus": status, **extra}
+    if message_id:
+        payload["_query"] = f"m={message_id}"
+    messaging.store_events([messaging.TwilioEvent(event_id=f"{sid}:{status}", kind="sms.status", payload=payload,
+                                                  received_at=NOON)])
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["set-based", "one-by-one"])
+def test_callbacks_of_every_kind_in_one_batch(database, monkeypatch, together):
+    if not together:
+        def broken(*_args, **_kwargs):
+            raise ValueError("set-based step failed")
+
+        monkeypatch.setattr(_together, "STEPS", ((_together.is_progress_callback, broken),))
+    tenant, _ = texting_business()
+    a = sent_text(tenant, "SMa", "+12125550101")
+    b = sent_text(tenant, "SMb", "+12125550102")
+    c = sent_text(tenant, None, "+12125550103")
+    _callback("SMa", "delivered")
+    _callback("SMa", "sent")  # late: never moves it back
+    _callback("SMb", "undelivered", ErrorCode="21610")
+    _callback("SMc", "delivered", message_id=c)  # the worker never heard back: linked by the message's id
+    _callback("SMzz", "delivered")  # a text Kaimen does not know
+    assert messaging.apply_pending_webhooks() == 5
+    stored = {m.id: m for m in rows(Message)}
+    assert stored[a].status == "delivered"
+    assert (stored[b].status, stored[b].error_code) == ("undelivered", "21610")
+    assert (stored[c].status, stored[c].provider_sid) == ("delivered", "SMc")
+    assert rows(Customer, Customer.id == stored[b].customer_id)[0].opted_out_at is not None
+    assert {e.event_id: (e.status, e.business_id) for e in rows(WebhookEvent)} == {
+        "SMa:delivered": ("applied", tenant.business_id), "SMa:sent": ("applied", tenant.business_id),
+        "SMb:undelivered": ("applied", tenant.business_id), "SMc:delivered": ("applied", tenant.business_id),
+        "SMzz:delivered": ("applied", None)}

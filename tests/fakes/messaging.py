@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from kaimen_core import db
-from kaimen_core.models import Business, Customer
+from kaimen_core.models import Business, Customer, Message
 from tests.factories import Tenant, make_business
 
-__all__ = ["PUBLIC_URL", "TOKEN", "at", "customer", "signed", "texting_business"]
+__all__ = ["PUBLIC_URL", "TOKEN", "at", "customer", "sent_text", "signed", "texting_business"]
 
 PUBLIC_URL = "https://kaimen.example.com"
 TOKEN = "test-twilio-auth-token"
@@ -39,6 +39,17 @@ def customer(tenant: Tenant, phone: str = "+12125550123", **fields) -> int:
         session.add(row)
         session.flush()
         return row.id
+
+
+def sent_text(tenant: Tenant, sid: str | None, phone: str = "+12125550140") -> int:
+    """An outbound text the worker has sent (provider sid ``sid``, or None if it never heard back); its id."""
+    cid = customer(tenant, phone)
+    with db.system_session() as session:
+        message = Message(business_id=tenant.business_id, customer_id=cid, direction="outbound", body="Hello",
+                          status="sent", provider_sid=sid)
+        session.add(message)
+        session.flush()
+        return message.id
 
 
 def signed(path: str, params: dict[str, str], *, url: str | None = None, token: str = TOKEN,

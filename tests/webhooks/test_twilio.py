@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from kaimen_core import config, customers, db, messaging
 from kaimen_core.models import AuditEvent, Customer, Message, WebhookEvent
 from tests.factories import count, rows
-from tests.fakes.messaging import PUBLIC_URL, TOKEN, customer, signed, texting_business
+from tests.fakes.messaging import PUBLIC_URL, TOKEN, sent_text, signed, texting_business
 from webhooks.app import create_app
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -171,22 +171,10 @@ def test_an_unknown_to_number_is_200_empty_twiml_and_logged(client):
     assert (event.status, event.error, event.business_id) == ("failed", "no business has the To number", None)
 
 
-def _outbound(tenant, sid):
-    from kaimen_core import db
-
-    cid = customer(tenant, "+12125550140")
-    with db.system_session() as session:
-        message = Message(business_id=tenant.business_id, customer_id=cid, direction="outbound", body="Hello",
-                          status="sent", provider_sid=sid)
-        session.add(message)
-        session.flush()
-        return message.id
-
-
 def test_status_callbacks_never_move_a_message_backwards(client):
     tenant, _ = texting_business()
     sid = "SM" + "c" * 32
-    message_id = _outbound(tenant, sid)
+    message_id = sent_text(tenant, sid)
     query = f"m={message_id}"
     for status in ("delivered", "sent", "queued", "delivered"):
         body, headers = signed("/twilio/status", {"MessageSid": sid, "MessageStatus": status}, query=query)
@@ -199,7 +187,7 @@ def test_status_callbacks_never_move_a_message_backwards(client):
 
 def test_a_status_callback_for_a_text_the_worker_never_heard_back_about_links_it_by_its_id(client):
     tenant, _ = texting_business()
-    message_id = _outbound(tenant, None)
+    message_id = sent_text(tenant, None)
     body, headers = signed("/twilio/status", {"MessageSid": "SM" + "d" * 32, "MessageStatus": "sent"},
                            query=f"m={message_id}")
     assert client.post(f"/twilio/status?m={message_id}", content=body, headers=headers).status_code == 200
@@ -211,7 +199,7 @@ def test_a_status_callback_for_a_text_the_worker_never_heard_back_about_links_it
 def test_an_undelivered_callback_with_21610_opts_the_customer_out(client):
     tenant, _ = texting_business()
     sid = "SM" + "e" * 32
-    message_id = _outbound(tenant, sid)
+    message_id = sent_text(tenant, sid)
     params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "21610"}
     assert post(client, "/twilio/status", params).status_code == 200
     apply()
