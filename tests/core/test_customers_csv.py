@@ -231,6 +231,65 @@ def test_a_customer_found_by_phone_and_by_email_takes_the_later_line(database):
     assert (ana.name, ana.tags, ana.phone_e164) == ("Ana Maria", ["x"], "+12125550134")
 
 
+STREAMED = (HEADER + "Ana,2125550134,ana@example.com,vip,yes,web form,2026-01-05\nBo,2125550135,,,,,\n"
+            "Bad,555,,,,,\nCy,,cy@example.com,,,,\nAna again,212-555-0134,,,,,\nDi,2125550137,,,yes,in person,"
+            "2026-01-06\nCy again,,cy@example.com,x,,,\nEd,2125550138,,,,,\n").encode()
+
+
+def _outcome(tenant, report) -> tuple:
+    people = [(c.name, c.phone_e164, c.email, c.tags, c.marketing_consent, c.marketing_consent_method)
+              for c in _customers(tenant.business_id)]
+    events = sorted((e.granted, e.method) for e in rows(ConsentEvent, ConsentEvent.business_id == tenant.business_id))
+    return (report.rows, report.created, report.updated, report.unchanged, report.skipped, report.refused,
+            [(i.line, i.column, i.reason, i.outcome) for i in report.issues], people, events)
+
+
+@pytest.mark.parametrize("on_duplicate", ["skip", "update"])
+def test_a_long_file_for_a_new_business_is_written_while_checked_with_the_same_outcome(
+        database, monkeypatch, on_duplicate):
+    whole, streamed = make_business(), make_business()
+    expected = _outcome(whole, _import(whole.owner, STREAMED, on_duplicate=on_duplicate))
+    monkeypatch.setattr(_csv_import, "_STREAM_CHUNK", 2)  # "long": more than two rows; chunks of two
+    chunks: list[int] = []
+    real_write = _csv_import.write_rows
+    monkeypatch.setattr(_csv_import, "write_rows", lambda *a, **k: chunks.append(len(k["created"])) or real_write(
+        *a, **k))
+    seen: list[float] = []
+    assert _outcome(streamed, _import(streamed.owner, STREAMED, on_duplicate=on_duplicate,
+                                      progress=seen.append)) == expected
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    if database.kind == "sqlite":
+        assert len(chunks) == 1  # SQLite: the whole file is checked first
+    elif on_duplicate == "skip":
+        assert chunks == [2, 1, 1, 1]  # each chunk written while the next was checked
+    else:  # the later "Ana again" replaces an earlier chunk's row: undone, then the whole file at once
+        assert chunks[-1] == 5 and sum(chunks[:-1]) == 3
+    [audited] = rows(AuditEvent, AuditEvent.action == "customers.imported", AuditEvent.business_id ==
+                     streamed.business_id)
+    assert audited.detail["created"] == expected[1]
+
+
+def test_a_failure_while_writing_a_streamed_file_leaves_nothing_written(database, monkeypatch):
+    if database.kind != "postgres":
+        pytest.skip("SQLite checks the whole file before writing anything")
+    tenant = make_business()
+    monkeypatch.setattr(_csv_import, "_STREAM_CHUNK", 2)
+    real_write = _csv_write.write_rows
+    calls: list[int] = []
+
+    def second_write_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(_csv_import, "write_rows", second_write_fails)
+    with pytest.raises(RuntimeError):
+        _import(tenant.owner, STREAMED, on_duplicate="skip")
+    assert count(Customer, Customer.business_id == tenant.business_id) == 0
+    assert count(ConsentEvent, ConsentEvent.business_id == tenant.business_id) == 0
+
+
 def test_an_import_sees_and_changes_only_its_own_business(database):
     tenant, other = make_business(), make_business()
     _import(other.owner, (HEADER + "Theirs,2125550134,shared@example.com,,,,\n").encode())
