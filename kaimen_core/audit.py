@@ -43,11 +43,14 @@ def record(
     target_type: str | None = None,
     target_id: int | str | None = None,
     detail: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
     """Add an audit event in the caller's transaction (it commits with the change it records).
 
     ``business_id`` defaults to the actor's business; an owner or staff member cannot
-    name another (only operators and the system record across businesses).
+    name another (only operators and the system record across businesses). ``flush=False``
+    leaves the insert to the session's next flush, so a caller recording many events
+    writes them together.
     """
     if business_id is None:
         business_id = actor.business_id
@@ -65,7 +68,8 @@ def record(
         user_agent=(actor.origin.user_agent or None) and actor.origin.user_agent[:300],
     )
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 

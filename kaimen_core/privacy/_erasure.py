@@ -113,7 +113,7 @@ def run_steps(step: str, *, actor: Actor, business_id: int, request_ids: Sequenc
                 row.status = "in_progress"
             session.add(row)
             audit.record(session, actor=actor, action=f"privacy.erasure.{step}" + (".failed" if failure else ""),
-                         business_id=business_id, target_type="privacy_request", target_id=row.id)
+                         business_id=business_id, target_type="privacy_request", target_id=row.id, flush=False)
             if step == "providers" and (cp.get("provider_sids") or cp.get("media_refs")):
                 session.commit()
                 _without_waiting_for_the_disk(session)
