@@ -9,7 +9,8 @@ from pages import _ui as ui
 actor = ui.actor()
 st.title("Privacy deletions")
 st.caption("Deletion requests that businesses have verified, across every business. Each erasure runs its "
-           "steps with checkpoints, so an interrupted run resumes where it stopped.")
+           "steps with checkpoints, so an interrupted run resumes where it stopped. Requests run in batches "
+           "per business, so the progress bar moves as each batch finishes.")
 
 ui.show_done()
 with st.expander("Record a request on a business's instruction"):
