@@ -176,38 +176,46 @@ class _Suspects:
     """Who could be in a cell, from an index of short pieces of everyone's identifiers.
 
     A phone or email form can only be in a cell if every piece of it is, so each form is
-    indexed under its piece of up to eight characters that the fewest people share, and
-    a cell is looked up by all of its own pieces of those lengths. A name only counts as
-    whole words, so each name is indexed under its rarest word and a cell is looked up by
-    its words. The result is never smaller than the set of people :func:`_matched` would
-    find in the cell; it is usually empty or one person.
+    indexed under its piece of up to eight characters that the fewest people share. A
+    form also lies within a stretch of the cell made only of characters that such forms
+    use (digits and phone punctuation; the characters of emails), so a cell is looked
+    up by the pieces of those stretches alone. A name only counts as whole words, so
+    each name is indexed under its rarest word and a cell is looked up by its words.
+    The result is never smaller than the set of people :func:`_matched` would find in
+    the cell; it is usually empty or one person.
     """
 
     def __init__(self, patterns: dict[Hashable, list[tuple[str, str]]], names: dict[Hashable, list[str]]) -> None:
         self.always: set[Hashable] = set()  # people with a form no piece stands for (an empty one)
-        self.pieces: dict[int, dict[str, set[Hashable]]] = {}
+        self.groups: list[tuple[re.Pattern[str], dict[int, dict[str, set[Hashable]]]]] = []
         self.words: dict[str, set[Hashable]] = {}
         self._seen: dict[str, set[Hashable]] = {}
-        forms: dict[Hashable, list[set[str]]] = {}
+        forms: dict[Hashable, list[tuple[bool, str, set[str]]]] = {}
         words: dict[Hashable, list[set[str]]] = {}
         for key, pairs in patterns.items():
-            substrings = [f for kind, f in pairs if kind != "name"]
-            forms[key] = [_pieces(f) for f in substrings if f]
+            forms[key] = [(kind == "phone", f, _pieces(f)) for kind, f in pairs if kind != "name" and f]
             words[key] = [set(_WORD.findall(name)) for name in names.get(key, [])]
-            if not all(substrings) or not all(words[key]):
+            if not all(f for kind, f in pairs if kind != "name") or not all(words[key]):
                 self.always.add(key)
-        shared_pieces = Counter(p for sets in forms.values() for p in set().union(*sets))
+        shared_pieces = Counter(p for found in forms.values() for p in set().union(*(f[2] for f in found)))
         shared_words = Counter(w for sets in words.values() for w in set().union(*sets))
+        indexes: dict[bool, dict[int, dict[str, set[Hashable]]]] = {True: {}, False: {}}
+        chars: dict[bool, set[str]] = {True: set(), False: set()}
         for key in patterns:
-            for pieces in forms[key]:
+            for phone, form, pieces in forms[key]:
                 rarest = min(pieces, key=lambda p: (shared_pieces[p], p))
-                self.pieces.setdefault(len(rarest), {}).setdefault(rarest, set()).add(key)
+                indexes[phone].setdefault(len(rarest), {}).setdefault(rarest, set()).add(key)
+                chars[phone].update(form)
             for found in filter(None, words[key]):
                 rarest = min(found, key=lambda w: (shared_words[w], w))
                 self.words.setdefault(rarest, set()).add(key)
+        for phone, by_length in indexes.items():
+            if by_length:
+                stretch = "[" + "".join(map(re.escape, sorted(chars[phone]))) + "]{" + str(min(by_length)) + ",}"
+                self.groups.append((re.compile(stretch), by_length))
 
     def __bool__(self) -> bool:
-        return bool(self.always or self.pieces or self.words)
+        return bool(self.always or self.groups or self.words)
 
     def of(self, value: str) -> set[Hashable]:
         """Everyone whose identifiers could be in ``value``."""
@@ -215,10 +223,13 @@ class _Suspects:
         if short and value in self._seen:  # a status, a kind, an empty list: the same few values again and again
             return self._seen[value]
         found = set(self.always)
-        for length, index in self.pieces.items():
-            if len(value) >= length:
-                for piece in index.keys() & {value[i:i + length] for i in range(len(value) - length + 1)}:
-                    found |= index[piece]
+        for stretches, by_length in self.groups:
+            for stretch in stretches.findall(value):
+                for length, index in by_length.items():
+                    if len(stretch) >= length:
+                        pieces = {stretch[i:i + length] for i in range(len(stretch) - length + 1)}
+                        for piece in index.keys() & pieces:
+                            found |= index[piece]
         if self.words:
             for word in self.words.keys() & set(_WORD.findall(value)):
                 found |= self.words[word]
