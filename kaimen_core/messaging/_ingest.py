@@ -150,12 +150,18 @@ class EventWriter:
             task.add_done_callback(self._running.discard)
         await done
 
+    async def _engine(self) -> Engine:
+        """The process's engine; built (with its role check, a round trip) off the event loop the first time."""
+        if self.engine is None:
+            self.engine = await asyncio.get_running_loop().run_in_executor(None, db.get_engine)
+        return self.engine
+
     async def _drain(self, lane: _Lane) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
                 try:
-                    await lane.write(self.engine or db.get_engine(), [event for event, _ in batch])
+                    await lane.write(await self._engine(), [event for event, _ in batch])
                 except Exception as exc:  # every request of the batch answers with the failure
                     for _, done in batch:
                         if not done.done():
