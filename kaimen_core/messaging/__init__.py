@@ -5,7 +5,7 @@
   always recorded on the message with the reason; every accepted text is a message row
   plus a ``send_message`` job the worker delivers (``_delivery``).
 - :class:`TwilioWebhooks` is the sidecar's request path (``_ingest``): checks and
-  signature (``_inbound``), then the raw event stored once with group commit, answered
+  signature (``_checks``), then the raw event stored once with group commit, answered
   fast. :func:`apply_pending_webhooks` (the worker, ``_events``) applies stored events:
   inbound texts with STOP/START/HELP keywords and plain-words stop requests, delivery
   status that never moves backwards. Operators list stored events (payloads masked) and
@@ -14,9 +14,9 @@
   (``_reminders``), and the pure text rules (``_text``, ``_window``).
 """
 
+from kaimen_core.messaging._checks import EMPTY_TWIML, MAX_BODY_BYTES, TwilioEvent, WebhookReply, check_twilio
 from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater
 from kaimen_core.messaging._events import apply_pending_webhooks
-from kaimen_core.messaging._inbound import EMPTY_TWIML, MAX_BODY_BYTES, TwilioEvent, WebhookReply, check_twilio
 from kaimen_core.messaging._inbox import (
     FILTERS,
     ConversationRow,

@@ -1,7 +1,7 @@
 """The request path of Twilio's webhooks: check, store the raw event durably once, answer.
 
 :class:`TwilioWebhooks` is what the sidecar holds for its lifetime (one per process).
-A request is checked without the database (``_inbound.check_twilio``); a verified one
+A request is checked without the database (``_checks.check_twilio``); a verified one
 is handed to the :class:`EventWriter` and answered only once its event has committed,
 so an event Twilio was told is delivered is never lost. The worker applies stored
 events later (``_events``).
@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kaimen_core import db
-from kaimen_core.messaging._inbound import TwilioEvent, WebhookReply, check_twilio, record_rejection
+from kaimen_core.messaging._checks import TwilioEvent, WebhookReply, check_twilio, record_rejection
 from kaimen_core.models import WebhookEvent
 
 __all__ = ["EventWriter", "TwilioWebhooks", "store_events"]

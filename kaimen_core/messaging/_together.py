@@ -24,8 +24,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from kaimen_core.messaging import _text
+from kaimen_core.messaging._checks import QUERY_KEY
 from kaimen_core.messaging._delivery import STATUS_RANK, STORED_AS
-from kaimen_core.messaging._inbound import QUERY_KEY, media_of
+from kaimen_core.messaging._inbound import media_of
 from kaimen_core.models import Business, Conversation, Customer, Message, WebhookEvent
 from kaimen_core.models.customers import customer_search_text
 
