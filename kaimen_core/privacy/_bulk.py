@@ -12,9 +12,10 @@ from sqlmodel import col, select
 
 from kaimen_core import db
 from kaimen_core.actors import Actor
-from kaimen_core.exceptions import KaimenError, ValidationError
+from kaimen_core.exceptions import KaimenError, NotFound, ValidationError
 from kaimen_core.models import PrivacyRequest
-from kaimen_core.privacy._erasure import STEPS, ProviderErasers, erasable, run_steps
+from kaimen_core.privacy._erasure import STEPS, ProviderErasers, ready, run_steps
+from kaimen_core.privacy._requests import load_requests
 
 __all__ = ["COMMAND_LINE_OPERATOR", "BulkResult", "erase_requests", "read_request_ids"]
 
@@ -59,7 +60,7 @@ def erase_requests(
     batch in one transaction (providers: one request at a time, through the adapters)
     and the batch is verified in one pass over the business's data. ``on_progress`` is
     called once per request, as its outcome is known; ``timings``, if given, gathers the
-    seconds spent in each step. Results come back in the order of ``request_ids``.
+    seconds spent in each step (and in checking the requests). Results come back in the order of ``request_ids``.
     """
     ids = list(dict.fromkeys(request_ids))
     outcomes: dict[int, BulkResult] = {}
@@ -70,10 +71,21 @@ def erase_requests(
             on_progress(len(outcomes), len(ids), outcome)
 
     businesses: dict[int, list[tuple[int, int | None]]] = {}
+    started = time.perf_counter()
     with db.tenant_session(actor, engine=engine) as session:
+        refused: KaimenError | None = None
+        try:
+            actor.require("owner", "operator")
+            found = load_requests(session, actor=actor, request_ids=ids)
+        except KaimenError as exc:  # the actor may not erase at all: every request says why
+            found, refused = {}, exc
         for request_id in ids:
             try:
-                row = erasable(session, actor, request_id)
+                if refused is not None:
+                    raise refused
+                if request_id not in found:
+                    raise NotFound("No such privacy request.")
+                row = ready(found[request_id])
             except KaimenError as exc:
                 report(BulkResult(request_id, "failed", str(exc)))
                 continue
@@ -81,6 +93,8 @@ def erase_requests(
                 report(_completed(row.id, row.certificate))
             else:
                 businesses.setdefault(row.business_id, []).append((row.id, row.customer_id))
+    if timings is not None:
+        timings["checks"] = timings.get("checks", 0.0) + time.perf_counter() - started
     for business_id, waiting in businesses.items():
         for batch in _batches(waiting, batch_size):
             for step in STEPS:

@@ -61,7 +61,11 @@ def _default_erasers() -> ProviderErasers:
 def erasable(session: Session, actor: Actor, request_id: int) -> PrivacyRequest:
     """The request, if the actor may erase it now (or it is already completed)."""
     actor.require("owner", "operator")
-    row = load_request(session, actor=actor, request_id=request_id)
+    return ready(load_request(session, actor=actor, request_id=request_id))
+
+
+def ready(row: PrivacyRequest) -> PrivacyRequest:
+    """The request, if it is a deletion that may run now (or has completed)."""
     if row.kind != "deletion":
         raise ValidationError("Only a deletion request runs an erasure.", field="kind")
     if row.status == "completed":

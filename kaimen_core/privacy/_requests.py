@@ -127,6 +127,22 @@ def load_request(session: Session, *, actor: Actor, request_id: int) -> PrivacyR
     return row
 
 
+def load_requests(session: Session, *, actor: Actor, request_ids: list[int]) -> dict[int, PrivacyRequest]:
+    """:func:`load_request` for many: the rows the actor may see, by id (the others are absent)."""
+    if actor.is_operator:
+        audit.record_operator_access(session, actor=actor, purpose="privacy_request")
+        scope = []
+    else:
+        actor.require("owner")
+        scope = [PrivacyRequest.business_id == actor.business_id]
+    found: dict[int, PrivacyRequest] = {}
+    for start in range(0, len(request_ids), 5000):
+        chunk = request_ids[start:start + 5000]
+        found.update((row.id, row) for row in session.exec(
+            select(PrivacyRequest).where(col(PrivacyRequest.id).in_(chunk), *scope)))
+    return found
+
+
 def find_customer(session: Session, *, actor: Actor, business_id: int | None = None,
                   phone: str | None = None, email: str | None = None) -> Customer | None:
     """The business's customer with this phone (any format) or email, if any."""

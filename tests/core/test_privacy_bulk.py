@@ -22,7 +22,7 @@ from kaimen_core.models import (
     WebhookEvent,
 )
 from kaimen_core.privacy import _erasure_steps
-from tests.factories import count, make_business, rows
+from tests.factories import count, make_business, make_staff, rows
 
 
 def _verified_deletion(tenant, *, phone: str) -> int:
@@ -247,3 +247,15 @@ def test_a_crash_inside_a_batched_database_step_rolls_it_back_for_the_whole_batc
     assert [r.status for r in results] == ["completed"] * 4
     assert all(c["removed"]["database"] == EXPECTED_REMOVED for c in _certificates(ids).values())
     assert _traces(tenant, range(4)) == 0
+
+
+def test_a_bulk_run_refuses_other_businesses_requests_and_staff(database):
+    mine, theirs = make_business(), make_business()
+    own, other = _person(mine, 1), _person(theirs, 2)
+    staff, _ = make_staff(mine)
+    refused = privacy.erase_requests([own], actor=staff, erasers=Providers().erasers)
+    assert [(r.status, r.detail) for r in refused] == [("failed", "Only owner or operator users can do this.")]
+    results = privacy.erase_requests([other, own], actor=mine.owner, erasers=Providers().erasers)
+    assert [(r.request_id, r.status) for r in results] == [(other, "failed"), (own, "completed")]
+    assert results[0].detail == "No such privacy request."
+    assert rows(PrivacyRequest, PrivacyRequest.id == other)[0].status == "verified"
