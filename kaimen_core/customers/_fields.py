@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
+from phonenumbers.phonenumberutil import _is_number_matching_desc  # the very check is_valid_number makes
 
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models.customers import CONSENT_METHODS, customer_search_text
@@ -105,7 +106,8 @@ class PhoneReader:
             number = phonenumbers.parse(text, self.region)
         except phonenumbers.NumberParseException:
             number = None
-        if number is not None and (_valid_in_first_region(number) or phonenumbers.is_valid_number(number)):
+        valid = None if number is None else _quick_valid(number)
+        if number is not None and (phonenumbers.is_valid_number(number) if valid is None else valid):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         try:  # refused: the general path words the reason
             return clean_phone(text, region=self.region, required=False) or ""
@@ -113,18 +115,39 @@ class PhoneReader:
             return exc
 
 
-def _valid_in_first_region(number: phonenumbers.PhoneNumber) -> bool:
-    """True only when ``phonenumbers.is_valid_number(number)`` is, in half its time for
-    the commonest case: a calling code shared by several regions (+1) whose first region
-    is chosen by full validation. ``region_code_for_number`` then returns that region
-    exactly when the number is valid for it, so one check stands for both of
-    ``is_valid_number``'s; False means "ask ``is_valid_number``", not "invalid"."""
+def _quick_valid(number: phonenumbers.PhoneNumber) -> bool | None:
+    """``phonenumbers.is_valid_number(number)`` where it is quick to know, else None.
+
+    ``is_valid_number`` takes ``region_code_for_number`` and asks whether the number has a
+    type there. A calling code with one region names that region; with several (+1), the
+    first wins when it has no leading digits and the number has a type there, so that one
+    check stands for both of ``is_valid_number``'s. Anything else is left to phonenumbers.
+    """
     regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code, ())
-    if len(regions) < 2:
-        return False
+    if not regions or regions[0] == REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
     metadata = PhoneMetadata.metadata_for_region(regions[0], None)
-    return (metadata is not None and metadata.leading_digits is None
-            and phonenumbers.is_valid_number_for_region(number, regions[0]))
+    if metadata is None or metadata.country_code != number.country_code:
+        return None
+    has_type = _has_type(phonenumbers.national_significant_number(number), metadata)
+    if len(regions) == 1:
+        return has_type
+    return True if has_type and metadata.leading_digits is None else None
+
+
+_RARER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
+
+
+def _has_type(national: str, metadata: PhoneMetadata) -> bool:
+    """phonenumbers' ``_number_type_helper(national, metadata) != UNKNOWN``, asking about
+    fixed lines and mobiles (nearly every number) before the rarer types."""
+    matches = _is_number_matching_desc
+    if not matches(national, metadata.general_desc):
+        return False
+    if matches(national, metadata.fixed_line) or (
+            not metadata.same_mobile_and_fixed_line_pattern and matches(national, metadata.mobile)):
+        return True
+    return any(matches(national, getattr(metadata, kind)) for kind in _RARER_TYPES)
 
 
 def clean_notes(value: str | None) -> str | None:

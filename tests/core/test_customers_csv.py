@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kaimen_core import customers, db
 from kaimen_core.customers import _csv_import, _csv_write
-from kaimen_core.customers._fields import PhoneReader, _valid_in_first_region
+from kaimen_core.customers._fields import PhoneReader, _quick_valid
 from kaimen_core.exceptions import Conflict, PermissionDenied, ValidationError
 from kaimen_core.models import AuditEvent, ConsentEvent, Customer
 from kaimen_core.validators import clean_phone
@@ -354,18 +354,24 @@ def test_the_import_phone_reader_answers_exactly_as_clean_phone(text, region):
             assert got == expected
 
 
-@settings(max_examples=400, deadline=None)
-@given(country_code=st.sampled_from([1, 7, 44, 47, 61, 262, 590, 599]), national=st.integers(10**4, 10**11))
-def test_the_first_region_shortcut_only_ever_agrees_with_phonenumbers(country_code, national):
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=national)
-    if _valid_in_first_region(number):
-        assert phonenumbers.is_valid_number(number)
+@settings(max_examples=600, deadline=None)
+@given(country_code=st.sampled_from([1, 7, 33, 39, 44, 47, 49, 52, 55, 61, 81, 86, 91, 262, 290, 590, 599, 800, 882]),
+       national=st.integers(10**3, 10**12), leading_zeros=st.integers(0, 2))
+def test_the_quick_validity_check_agrees_with_phonenumbers(country_code, national, leading_zeros):
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=national,
+                                      italian_leading_zero=leading_zeros > 0 or None,
+                                      number_of_leading_zeros=leading_zeros or None)
+    quick = _quick_valid(number)
+    assert quick is None or quick == phonenumbers.is_valid_number(number)
 
 
-def test_the_first_region_shortcut_serves_the_common_case():
-    assert _valid_in_first_region(phonenumbers.parse("(212) 555-0134", "US"))
-    assert not _valid_in_first_region(phonenumbers.parse("+44 7911 123456", "GB"))  # one region: not needed
-    assert not _valid_in_first_region(phonenumbers.parse("416-555-0123", "CA"))  # Canada: the full check
+def test_the_quick_validity_check_answers_the_common_cases():
+    assert _quick_valid(phonenumbers.parse("(212) 555-0134", "US")) is True
+    assert _quick_valid(phonenumbers.parse("+44 7400 123456", "GB")) is True  # +44 is shared: GB comes first
+    assert _quick_valid(phonenumbers.parse("+44 7911 123456", "GB")) is None  # Jersey's: phonenumbers' own check
+    assert _quick_valid(phonenumbers.parse("+33 6 12 34 56 78", "FR")) is True
+    assert _quick_valid(phonenumbers.parse("+33 0 12", "FR")) is False  # one region: a definite no
+    assert _quick_valid(phonenumbers.parse("416-555-0123", "CA")) is None  # Canada: phonenumbers' own check
 
 
 INJECTION = ["=HYPERLINK(\"http://evil\")", "+SUM(1)", "-2+3", "@cmd", "\tTabbed", "'=quoted", "Plain, \"quoted\"",
