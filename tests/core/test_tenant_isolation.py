@@ -281,6 +281,11 @@ PRIMITIVES.update({
                     "request was loaded for the actor; it returns where traces are, never their text",
     "privacy.scan_many": "privacy.scan for several people of one business in one pass, run only by "
                          "kaimen_core.privacy in a system session; it returns where traces are, never their text",
+    "customers._csv_write.existing_customers": "the import's set-based lookup, called only by customers."
+                                               "import_customers in the actor's transaction with the actor's "
+                                               "business; RLS scopes the rows it reads to that business",
+    "customers._csv_write.write_rows": "the import's set-based write, called only by customers.import_customers "
+                                       "with the actor's business; RLS's WITH CHECK refuses rows of any other",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
