@@ -85,8 +85,8 @@ def run_steps(step: str, *, actor: Actor, business_id: int, request_ids: Sequenc
     A request that has done the step is left alone.
     """
     with db.system_session(engine=engine) as session:
-        rows = {row.id: row for row in session.exec(select(PrivacyRequest).where(
-            col(PrivacyRequest.id).in_(request_ids), PrivacyRequest.business_id == business_id))}
+        rows = {row.id: row for row in steps.chunked(request_ids, lambda ids: session.exec(select(PrivacyRequest).where(
+            col(PrivacyRequest.id).in_(ids), PrivacyRequest.business_id == business_id)))}
         todo = [rows[i] for i in request_ids if step not in (rows[i].checkpoint or {}).get("done", [])]
         if not todo:
             return {}

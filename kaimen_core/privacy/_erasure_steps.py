@@ -36,7 +36,7 @@ from kaimen_core.models import (
 )
 from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
 
-__all__ = ["ProviderErasers", "certificate", "database", "prepare", "providers", "verification"]
+__all__ = ["ProviderErasers", "certificate", "chunked", "database", "prepare", "providers", "verification"]
 
 Checkpoints = dict[int, dict[str, Any]]
 
@@ -58,7 +58,7 @@ class ProviderErasers:
     message_service: str = "local outbox"
 
 
-def _chunked(values: Iterable[Any], run: Callable[[list[Any]], Iterable[Any]]) -> list[Any]:
+def chunked(values: Iterable[Any], run: Callable[[list[Any]], Iterable[Any]]) -> list[Any]:
     """``run`` once per slice of an ``IN`` list (drivers cap the parameters of one statement)."""
     values, found = list(values), []
     for start in range(0, len(values), _CHUNK):
@@ -70,11 +70,11 @@ def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) 
     """Note each person's identifiers, messages, provider ids and media; the failures by request."""
     business = rows[0].business_id
     region = session.exec(select(Business.region).where(Business.id == business)).one()
-    customers = {c.id: c for c in _chunked(
+    customers = {c.id: c for c in chunked(
         (row.customer_id for row in rows if row.customer_id is not None),
         lambda ids: session.exec(select(Customer).where(Customer.business_id == business, col(Customer.id).in_(ids))))}
     messages: dict[int, list[tuple[int, str | None, list]]] = defaultdict(list)
-    for customer_id, message_id, sid, media in _chunked(customers, lambda ids: session.exec(
+    for customer_id, message_id, sid, media in chunked(customers, lambda ids: session.exec(
             select(Message.customer_id, Message.id, Message.provider_sid, Message.media).where(
                 Message.business_id == business, col(Message.customer_id).in_(ids)))):
         messages[customer_id].append((message_id, sid, media))
@@ -115,11 +115,11 @@ def database(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints)
             counts[row.id][name] = per.get(row.id, 0)
 
     def by_customer(statement: Callable[[list[int]], Any]) -> list[Any]:
-        return _chunked(request_of, lambda ids: session.exec(statement(ids).execution_options(**_PLAIN)).all())
+        return chunked(request_of, lambda ids: session.exec(statement(ids).execution_options(**_PLAIN)).all())
 
     digests = {request_id: phone_hash(business, subject["phone"]) for request_id, subject in subjects.items()
                if subject["opted_out"] and subject["phone"]}
-    kept = set(_chunked(digests.values(), lambda hashes: session.exec(select(SuppressionEntry.phone_hash).where(
+    kept = set(chunked(digests.values(), lambda hashes: session.exec(select(SuppressionEntry.phone_hash).where(
         SuppressionEntry.business_id == business, col(SuppressionEntry.phone_hash).in_(hashes)))))
     for request_id, digest in digests.items():
         if digest not in kept:
@@ -139,13 +139,13 @@ def database(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints)
                      .execution_options(**_PLAIN))
         return []
 
-    _chunked((booking for booking, _ in booked), detach)
+    chunked((booking for booking, _ in booked), detach)
     tally("bookings_detached", request_of, (customer for _, customer in booked))
     payload_message = col(Job.payload)["message_id"].as_integer()
-    tally("jobs", message_of, _chunked(message_of, lambda ids: session.exec(delete(Job).where(
+    tally("jobs", message_of, chunked(message_of, lambda ids: session.exec(delete(Job).where(
         Job.business_id == business, col(Job.status).in_(("queued", "running", "failed")),
         payload_message.in_(ids)).returning(payload_message).execution_options(**_PLAIN)).scalars().all()))
-    tally("webhook_payloads_cleared", event_of, _chunked(event_of, lambda ids: session.exec(update(WebhookEvent).where(
+    tally("webhook_payloads_cleared", event_of, chunked(event_of, lambda ids: session.exec(update(WebhookEvent).where(
         WebhookEvent.provider == "twilio", col(WebhookEvent.event_id).in_(ids)).values(payload={"erased": True})
         .returning(WebhookEvent.event_id).execution_options(**_PLAIN)).scalars().all()))
     tally("request_records_scrubbed", request_of, (c for c, in by_customer(lambda ids: update(PrivacyRequest).where(
