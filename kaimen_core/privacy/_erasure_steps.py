@@ -69,7 +69,8 @@ def chunked(values: Iterable[Any], run: Callable[[list[Any]], Iterable[Any]]) ->
 def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) -> dict[int, str]:
     """Note each person's identifiers, messages, provider ids and media; the failures by request."""
     business = rows[0].business_id
-    region = session.exec(select(Business.region).where(Business.id == business)).one()
+    region, number = session.exec(select(Business.region, Business.messaging_number)
+                                  .where(Business.id == business)).one()
     customers = {c.id: c for c in chunked(
         (row.customer_id for row in rows if row.customer_id is not None),
         lambda ids: session.exec(select(Customer).where(Customer.business_id == business, col(Customer.id).in_(ids))))}
@@ -78,6 +79,7 @@ def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) 
             select(Message.customer_id, Message.id, Message.provider_sid, Message.media).where(
                 Message.business_id == business, col(Message.customer_id).in_(ids)))):
         messages[customer_id].append((message_id, sid, media))
+    waiting = _unapplied_texts(session, number, {c.phone_e164 for c in customers.values() if c.phone_e164})
     failures: dict[int, str] = {}
     for row in rows:
         customer = customers.get(row.customer_id)
@@ -90,9 +92,29 @@ def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) 
                          "needles": needles_for(name=customer.name, phone_e164=customer.phone_e164,
                                                 email=customer.email, region=region)}
         cp["message_ids"] = sorted(message_id for message_id, _, _ in theirs)
-        cp["provider_sids"] = sorted({sid for _, sid, _ in theirs if sid})
+        cp["provider_sids"] = sorted({sid for _, sid, _ in theirs if sid} | waiting.get(customer.phone_e164, set()))
         cp["media_refs"] = sorted({m["ref"] for _, _, media in theirs for m in (media or []) if m.get("ref")})
     return failures
+
+
+def _unapplied_texts(session: Session, number: str | None, phones: set[str]) -> dict[str, set[str]]:
+    """The MessageSids of texts from these phones to the business's number not applied yet, by phone.
+
+    The sidecar stores an inbound text before the worker applies it; one still waiting
+    (or failed) holds the person's number and words, would bring the customer back when
+    applied, and is a record at Twilio. Its sid joins the person's provider ids, so the
+    database step empties the stored event and the providers step deletes the record.
+    """
+    if not number or not phones:
+        return {}
+    sender = col(WebhookEvent.payload)["From"].as_string()
+    found: dict[str, set[str]] = defaultdict(set)
+    for phone, sid in chunked(phones, lambda chunk: session.exec(select(sender, WebhookEvent.event_id).where(
+            WebhookEvent.provider == "twilio", col(WebhookEvent.status).in_(("received", "failed")),
+            col(WebhookEvent.kind).in_(("sms.inbound", "sms.simulated")),
+            col(WebhookEvent.payload)["To"].as_string() == number, sender.in_(chunk)))):
+        found[phone].add(sid)
+    return found
 
 
 def database(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) -> None:

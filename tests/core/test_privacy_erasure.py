@@ -258,3 +258,24 @@ def test_an_opt_out_outlives_the_erasure_of_the_customer(database):
         reply = messaging.send_text(session, actor=tenant.owner, customer_id=again.id, body="Yes, 10 to 4!")
     assert reply.status == "refused"
     assert "opted out" in (reply.decision or "").lower() or "suppress" in (reply.decision or "").lower()
+
+
+def test_a_text_stored_but_not_yet_applied_is_erased_and_never_brings_the_person_back(database):
+    tenant, number = texting_business()
+    _seed(tenant)
+    waiting = {"MessageSid": "SMwaiting1", "From": PHONE, "To": number, "Body": f"It's {NAME} again",
+               "NumMedia": "0"}
+    messaging.store_events([messaging.TwilioEvent(event_id="SMwaiting1", kind="sms.inbound", payload=waiting,
+                                                  received_at=datetime.now(UTC))])
+    request_id = _deletion_request(tenant)
+    providers = FakeProviders()
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=providers.erasers)
+
+    assert result.status == "completed"
+    assert "SMwaiting1" in providers.deleted  # the person's text is a record at Twilio too
+    assert rows(WebhookEvent, WebhookEvent.event_id == "SMwaiting1")[0].payload == {"erased": True}
+    while messaging.apply_pending_webhooks():  # the worker comes round afterwards
+        pass
+    assert count(Customer, Customer.phone_e164 == PHONE) == 0
+    assert _everything_scanned(tenant) == []
