@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kaimen_core.exceptions import ConfigurationError
 
-__all__ = ["Settings", "cookie_key", "get_settings", "reset_settings"]
+__all__ = ["Settings", "cookie_key", "get_settings", "reset_settings", "secrets_key"]
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo"}
 
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         validation_alias=_env("KAIMEN_COOKIE_KEY"),
         description="Key that signs the sign-in cookie; generated under the data folder in "
         "development when not given.",
+    )
+    secrets_key_value: SecretStr | None = Field(
+        None,
+        validation_alias=_env("KAIMEN_SECRETS_KEY"),
+        description="Key that encrypts secrets stored in the database (businesses' Twilio auth tokens); "
+        "generated under the data folder in development when not given. Changing it makes stored "
+        "secrets unreadable: they must be entered again.",
     )
     session_days: int = Field(
         14, ge=1, le=90, validation_alias=_env("KAIMEN_SESSION_DAYS"),
@@ -141,10 +148,13 @@ class Settings(BaseSettings):
         """In production every secret in use must be real, never a placeholder or generated."""
         if self.environment != "production":
             return
-        if self.cookie_key_value is None:
-            raise ConfigurationError("KAIMEN_COOKIE_KEY must be set in production.")
+        for name, key in (("KAIMEN_COOKIE_KEY", self.cookie_key_value),
+                          ("KAIMEN_SECRETS_KEY", self.secrets_key_value)):
+            if key is None:
+                raise ConfigurationError(f"{name} must be set in production.")
         named = {
             "KAIMEN_COOKIE_KEY": self.cookie_key_value,
+            "KAIMEN_SECRETS_KEY": self.secrets_key_value,
             "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
             "STRIPE_SECRET_KEY": self.stripe_secret_key,
             "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
@@ -154,8 +164,10 @@ class Settings(BaseSettings):
         for name, secret in named.items():
             if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
                 raise ConfigurationError(f"{name} is a placeholder; set the real value.")
-        if self.cookie_key_value is not None and len(self.cookie_key_value.get_secret_value()) < 32:
-            raise ConfigurationError("KAIMEN_COOKIE_KEY must be at least 32 characters.")
+        for name, key in (("KAIMEN_COOKIE_KEY", self.cookie_key_value),
+                          ("KAIMEN_SECRETS_KEY", self.secrets_key_value)):
+            if key is not None and len(key.get_secret_value()) < 32:
+                raise ConfigurationError(f"{name} must be at least 32 characters.")
 
 
 @lru_cache(maxsize=1)
@@ -184,10 +196,20 @@ def reset_settings() -> None:
 
 def cookie_key(settings: Settings) -> bytes:
     """The cookie signing key: the configured one, else one generated once under data/."""
-    if settings.cookie_key_value is not None:
-        return settings.cookie_key_value.get_secret_value().encode()
+    return _key(settings, settings.cookie_key_value, "cookie_key")
+
+
+def secrets_key(settings: Settings) -> bytes:
+    """The key material for secrets stored in the database: the configured one, else generated once under data/."""
+    return _key(settings, settings.secrets_key_value, "secrets_key")
+
+
+def _key(settings: Settings, configured: SecretStr | None, filename: str) -> bytes:
+    """A configured key, else one generated once into ``data/<filename>`` (only in development)."""
+    if configured is not None:
+        return configured.get_secret_value().encode()
     settings.refuse_placeholders()
-    path = settings.data_dir / "cookie_key"
+    path = settings.data_dir / filename
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:

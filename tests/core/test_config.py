@@ -11,7 +11,8 @@ from kaimen_core import config
 from kaimen_core.exceptions import ConfigurationError
 
 _OURS = ("KAIMEN_ENV", "KAIMEN_DATA_DIR", "KAIMEN_DATABASE_URL", "KAIMEN_MIGRATE_DATABASE_URL", "KAIMEN_COOKIE_KEY",
-         "KAIMEN_SESSION_DAYS", "KAIMEN_BCRYPT_ROUNDS", "KAIMEN_WEBHOOK_HOST", "KAIMEN_WEBHOOK_PORT",
+         "KAIMEN_SECRETS_KEY", "KAIMEN_SESSION_DAYS", "KAIMEN_BCRYPT_ROUNDS", "KAIMEN_WEBHOOK_HOST",
+         "KAIMEN_WEBHOOK_PORT",
          "KAIMEN_PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
          "ANTHROPIC_API_KEY", "CLOUDINARY_URL")
 GOOD_KEY = "k" * 40
@@ -112,6 +113,7 @@ def test_every_malformed_setting_is_named_at_once(env):
 
 def test_production_requires_a_cookie_key(env):
     env.setenv("KAIMEN_ENV", "production")
+    env.setenv("KAIMEN_SECRETS_KEY", GOOD_KEY)
     _refused("KAIMEN_COOKIE_KEY")
     settings = config.Settings()  # and the key is never generated in production either
     with pytest.raises(ConfigurationError, match="KAIMEN_COOKIE_KEY"):
@@ -125,6 +127,8 @@ def test_production_requires_a_cookie_key(env):
         ("KAIMEN_COOKIE_KEY", "changeme", "placeholder"),
         ("KAIMEN_COOKIE_KEY", "  ", "placeholder"),
         ("KAIMEN_COOKIE_KEY", "too-short-for-a-key", "at least 32 characters"),
+        ("KAIMEN_SECRETS_KEY", "changeme", "placeholder"),
+        ("KAIMEN_SECRETS_KEY", "too-short-for-a-key", "at least 32 characters"),
         ("STRIPE_SECRET_KEY", "placeholder", "placeholder"),
         ("TWILIO_AUTH_TOKEN", "TODO", "placeholder"),
         ("ANTHROPIC_API_KEY", "xxx", "placeholder"),
@@ -133,18 +137,31 @@ def test_production_requires_a_cookie_key(env):
 def test_production_refuses_placeholder_secrets(env, name, value, message):
     env.setenv("KAIMEN_ENV", "production")
     env.setenv("KAIMEN_COOKIE_KEY", GOOD_KEY)
+    env.setenv("KAIMEN_SECRETS_KEY", GOOD_KEY)
     env.setenv(name, value)
     assert message in _refused(name)
+
+
+def test_production_requires_a_secrets_key_and_never_generates_one(env):
+    env.setenv("KAIMEN_ENV", "production")
+    env.setenv("KAIMEN_COOKIE_KEY", GOOD_KEY)
+    _refused("KAIMEN_SECRETS_KEY")
+    settings = config.Settings()
+    with pytest.raises(ConfigurationError, match="KAIMEN_SECRETS_KEY"):
+        config.secrets_key(settings)
+    assert not (settings.data_dir / "secrets_key").exists()
 
 
 def test_production_accepts_real_secrets_and_never_prints_them(env):
     env.setenv("KAIMEN_ENV", "production")
     env.setenv("KAIMEN_COOKIE_KEY", GOOD_KEY)
+    env.setenv("KAIMEN_SECRETS_KEY", "s" * 44)
     env.setenv("STRIPE_SECRET_KEY", "sk_live_really_secret_value")
     settings = config.get_settings()
     assert config.cookie_key(settings) == GOOD_KEY.encode()
+    assert config.secrets_key(settings) == b"s" * 44
     shown = repr(settings) + str(settings) + settings.model_dump_json()
-    assert GOOD_KEY not in shown and "sk_live_really_secret_value" not in shown
+    assert GOOD_KEY not in shown and "sk_live_really_secret_value" not in shown and "s" * 44 not in shown
 
 
 def test_development_accepts_placeholders(env):
@@ -170,3 +187,19 @@ def test_a_configured_cookie_key_wins_and_writes_no_file(env, tmp_path):
     env.setenv("KAIMEN_COOKIE_KEY", GOOD_KEY)
     assert config.cookie_key(config.get_settings()) == GOOD_KEY.encode()
     assert not (tmp_path / "data" / "cookie_key").exists()
+
+
+def test_the_secrets_key_is_generated_once_apart_from_the_cookie_key(env, tmp_path):
+    settings = config.get_settings()
+    key = config.secrets_key(settings)
+    path = tmp_path / "data" / "secrets_key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(key) >= 32 and key != config.cookie_key(settings)
+    config.reset_settings()  # a restart reads the same key, so stored secrets still open
+    assert config.secrets_key(config.get_settings()) == key
+
+
+def test_a_configured_secrets_key_wins_and_writes_no_file(env, tmp_path):
+    env.setenv("KAIMEN_SECRETS_KEY", GOOD_KEY)
+    assert config.secrets_key(config.get_settings()) == GOOD_KEY.encode()
+    assert not (tmp_path / "data" / "secrets_key").exists()
