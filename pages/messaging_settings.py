@@ -35,3 +35,40 @@ if save:
 
     if ui.attempt(_save):
         ui.done_and_rerun("Messaging settings saved.")
+
+st.subheader("Your own Twilio account")
+with db.tenant_session(actor) as session:
+    account = messaging.get_twilio_account(session, actor=actor)
+if account.connected and not account.readable:
+    st.error(f"Texts would go through {account.account_sid}, but its auth token can no longer be read (Kaimen's "
+             "secrets key changed). Enter the token again.")
+elif account.connected:
+    st.success(f"Texts go through your Twilio account {account.account_sid} (auth token set, ending in "
+               f"…{account.token_ending}).")
+else:
+    st.caption("Texts go through Kaimen's Twilio account. To use your own account or subaccount, move your "
+               "number into it first, then enter its Account SID and Auth Token here: from then on Kaimen "
+               "sends through it and accepts webhooks for your number only when that account signed them.")
+with st.form("twilio_account"):
+    sid = st.text_input("Account SID", value=account.account_sid or "", key="twilio_account_sid",
+                        placeholder="AC…", max_chars=34)
+    token = st.text_input("Auth Token", type="password", key="twilio_auth_token", max_chars=64,
+                          help="Stored encrypted and never shown again.")
+    connect = st.form_submit_button("Save Twilio account")
+if connect:
+    def _connect():
+        with db.tenant_session(actor) as session:
+            return messaging.set_twilio_account(session, actor=actor, account_sid=sid, auth_token=token)
+
+    saved = ui.attempt(_connect)
+    ui.forget("twilio_auth_token")
+    if saved:
+        ui.done_and_rerun("Twilio account saved.")
+if account.connected and st.button("Disconnect Twilio account", key="twilio_account_remove"):
+    def _remove():
+        with db.tenant_session(actor) as session:
+            return messaging.remove_twilio_account(session, actor=actor)
+
+    if ui.attempt(_remove):
+        ui.forget("twilio_account_sid")
+        ui.done_and_rerun("Twilio account disconnected: texts go through Kaimen's account again.")

@@ -10,10 +10,18 @@
   inbound texts with STOP/START/HELP keywords and plain-words stop requests, delivery
   status that never moves backwards. Operators list stored events (payloads masked) and
   replay them (``_replay``).
+- A business's own Twilio account (``_accounts``): SID and auth token, the token sealed
+  at rest; webhooks for its number must be signed with it, and its texts go through it.
 - The inbox (``_inbox``), owner and operator settings (``_settings``), reminders
   (``_reminders``), and the pure text rules (``_text``, ``_window``).
 """
 
+from kaimen_core.messaging._accounts import (
+    TwilioAccountView,
+    get_twilio_account,
+    remove_twilio_account,
+    set_twilio_account,
+)
 from kaimen_core.messaging._checks import EMPTY_TWIML, MAX_BODY_BYTES, TwilioEvent, WebhookReply, check_twilio
 from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater
 from kaimen_core.messaging._events import apply_pending_webhooks
@@ -30,7 +38,7 @@ from kaimen_core.messaging._inbox import (
     simulate_incoming,
     simulation_available,
 )
-from kaimen_core.messaging._ingest import EventWriter, TwilioWebhooks, store_events
+from kaimen_core.messaging._ingest import AccountMap, EventWriter, TwilioWebhooks, store_events
 from kaimen_core.messaging._reminders import CHANGES, notify_booking_change, send_due_reminders
 from kaimen_core.messaging._replay import (
     EVENT_STATUSES,
@@ -67,6 +75,7 @@ __all__ = [
     "PROVIDERS",
     "REPLAY_REASONS",
     "STATUS_RANK",
+    "AccountMap",
     "ConversationRow",
     "Decision",
     "EventWriter",
@@ -75,6 +84,7 @@ __all__ = [
     "Segments",
     "SettingsView",
     "Thread",
+    "TwilioAccountView",
     "TwilioEvent",
     "TwilioWebhooks",
     "WebhookEventPage",
@@ -87,11 +97,13 @@ __all__ = [
     "classify_keyword",
     "get_messaging_settings",
     "get_thread",
+    "get_twilio_account",
     "list_conversations",
     "list_screening_terms",
     "list_webhook_events",
     "mark_read",
     "notify_booking_change",
+    "remove_twilio_account",
     "render",
     "replay_webhook_events",
     "resolve_flag",
@@ -99,6 +111,7 @@ __all__ = [
     "send_due_reminders",
     "send_text",
     "set_limits",
+    "set_twilio_account",
     "simulate_incoming",
     "simulation_available",
     "store_events",

@@ -4,12 +4,24 @@
 :class:`WebhookReply` refusing the request. The signature follows Twilio's
 ``RequestValidator`` (tested against it): HMAC-SHA1 over the URL Twilio called (with or
 without its port) and every POST parameter, unknown ones included.
+
+Which token: a Twilio number lives in exactly one Twilio account, and only that
+account's token is accepted for it. The request's number is ``To`` for an inbound text
+and ``From`` (the business's number, which sent the text) for a status callback. When
+that number's business has connected its own account, the request must carry that
+account's ``AccountSid`` and be signed with its token (Kaimen's platform token is
+refused for it); any other number is checked with the platform token. So a business's
+token never verifies a request for another business's number. The stored event records
+who signed it (``_signer``), and the worker refuses an event whose signer is not the
+business it would be applied to (``_inbound``, ``_together``), which keeps that rule
+even while a process's map of accounts is a few seconds old.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -19,10 +31,11 @@ from urllib.parse import unquote_plus, urlsplit
 from kaimen_core import audit, db
 from kaimen_core.actors import SYSTEM
 from kaimen_core.config import get_settings
+from kaimen_core.messaging._accounts import OwnAccount
 from kaimen_core.models import utcnow
 
 __all__ = ["EMPTY_TWIML", "MAX_BODY_BYTES", "TwilioEvent", "WebhookReply", "check_twilio", "form_fields",
-           "valid_signature"]
+           "signer_of", "valid_signature"]
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_BODY_BYTES = 64 * 1024
@@ -30,6 +43,8 @@ _REQUIRED = {"/twilio/sms": ("MessageSid", "From", "To"), "/twilio/status": ("Me
 _KINDS = {"/twilio/sms": "sms.inbound", "/twilio/status": "sms.status"}
 #: The query string of a status callback URL (``m=<message id>``), kept beside Twilio's own parameters.
 QUERY_KEY = "_query"
+#: Who signed the request: ``platform``, or ``business:<id>`` for a business's own Twilio account.
+SIGNER_KEY = "_signer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +112,31 @@ def form_fields(text: str) -> dict[str, str]:
     return params
 
 
+_NOT_CONFIGURED = WebhookReply(403, "Twilio webhooks are not configured", "text/plain")
+INVALID_SIGNATURE = WebhookReply(403, "invalid signature", "text/plain")
+
+
+def signer_of(payload: Mapping[str, object]) -> int | None:
+    """The business whose own Twilio account signed a stored event; None for the platform's (or a simulation)."""
+    signer = str(payload.get(SIGNER_KEY) or "")
+    return int(signer[9:]) if signer.startswith("business:") and signer[9:].isdigit() else None
+
+
 def _refuse(reason: str) -> WebhookReply:
     return WebhookReply(400, reason, "text/plain", rejected=reason)
 
 
 def check_twilio(*, path: str, query: str, content_type: str | None, body: bytes, signature: str | None,
-                 now: datetime | None = None) -> TwilioEvent | WebhookReply:
+                 now: datetime | None = None,
+                 accounts: Mapping[str, OwnAccount] | None = None) -> TwilioEvent | WebhookReply:
     """The request's checks, in order, without the database: a TwilioEvent, or the reply refusing it.
 
     Body over 64 KB, not form-encoded or unparsable: 400 (to be recorded). No token or
     public URL configured, or a missing or wrong signature over ``KAIMEN_PUBLIC_URL`` +
     path (+ query) and every POST parameter: 403, nothing recorded. Missing fields: 400.
+    ``accounts`` maps the messaging numbers of businesses with their own Twilio account to
+    that account: the request's number (``To``, or ``From`` for a status callback) picks
+    the one token that may sign it (see the module's docstring).
     """
     if len(body) > MAX_BODY_BYTES:
         return _refuse("body over 64 KB")
@@ -118,12 +147,22 @@ def check_twilio(*, path: str, query: str, content_type: str | None, body: bytes
     except (UnicodeDecodeError, ValueError):
         return _refuse("body does not parse")
     settings = get_settings()
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    own = accounts.get(params.get("To" if path == "/twilio/sms" else "From", "")) if accounts else None
+    if own is not None:
+        if params.get("AccountSid") != own.account_sid:
+            return INVALID_SIGNATURE
+        token, signer = own.auth_token or "", f"business:{own.business_id}"
+    else:
+        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+        signer = "platform"
     if not token or not settings.public_url:
-        return WebhookReply(403, "Twilio webhooks are not configured", "text/plain")
+        return _NOT_CONFIGURED
     url = settings.public_url + path + (f"?{query}" if query else "")
     if not valid_signature(token=token, url=url, params=params, signature=signature):
-        return WebhookReply(403, "invalid signature", "text/plain")
+        return INVALID_SIGNATURE
+    for name in [name for name in params if name.startswith("_")]:
+        del params[name]  # Kaimen's own keys are set below, never taken from the request
+    params[SIGNER_KEY] = signer
     missing = [name for name in _REQUIRED[path] if not params.get(name)]
     if missing:
         return _refuse("missing " + ",".join(missing))

@@ -6,6 +6,8 @@ provider may have accepted the text) first asks the provider whether a text with
 message's number, sender and body was accepted since the attempt began, and adopts it
 instead of sending again. The status callback URL carries the message's own id
 (``?m=<id>``), so a callback for a text the worker never heard back about also links it.
+A business with its own Twilio account sends (and is asked) through that account;
+every other business through the worker's provider.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sqlmodel import Session, select
 from kaimen_core import db
 from kaimen_core.config import get_settings
 from kaimen_core.messaging import _consent, _send
+from kaimen_core.messaging._accounts import own_account
 from kaimen_core.models import Business, Customer, Job, Message, utcnow
-from kaimen_core.providers.sms import SmsError, SmsProvider
+from kaimen_core.providers.sms import SmsError, SmsProvider, account_provider
 
 __all__ = ["STATUS_RANK", "RetryLater"]
 
@@ -78,6 +81,14 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
             session.add(message)
             _done(session, job_id)
             return "refused"
+        own = own_account(session, business.id)
+        if own is not None and own.auth_token is None:
+            _fail(session, message, None, "the business's Twilio auth token cannot be read: enter it again on "
+                  "the Messaging page", now)
+            _done(session, job_id)
+            return "failed"
+        if own is not None:
+            provider = account_provider(own.account_sid, own.auth_token)
         if message.status == "sending":
             found = provider.find_sent(to=customer.phone_e164 or "", from_=business.messaging_number or "",
                                        body=message.body, since=message.updated_at)
@@ -140,11 +151,19 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
 
 
 def apply_status(session: Session, *, sid: str, status: str, error_code: str | None, message_id: int | None,
-                 now: datetime) -> str:
-    """A delivery status callback: never moves a message backwards; 21610 opts the customer out."""
+                 now: datetime, signer: int | None = None) -> str:
+    """A delivery status callback: never moves a message backwards; 21610 opts the customer out.
+
+    ``signer``: the business whose own Twilio account signed the callback (None: the
+    platform's); a callback signed by one business never touches another's text.
+    """
     message = session.exec(select(Message).where(Message.provider_sid == sid)).first()
+    if message is not None and signer not in (None, message.business_id):
+        return "wrong account"
     if message is None and message_id is not None:
         message = session.get(Message, message_id)
+        if message is not None and signer not in (None, message.business_id):
+            return "wrong account"
         if message is not None and message.provider_sid in (None, sid):
             message.provider_sid = sid
         else:

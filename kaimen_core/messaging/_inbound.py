@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from kaimen_core import audit
 from kaimen_core.actors import SYSTEM
 from kaimen_core.messaging import _consent, _delivery, _send, _text
-from kaimen_core.messaging._checks import QUERY_KEY
+from kaimen_core.messaging._checks import QUERY_KEY, signer_of
 from kaimen_core.models import (
     Business,
     ConsentEvent,
@@ -56,6 +56,8 @@ def apply_event(session: Session, event: WebhookEvent, *, now: datetime | None =
             audit.record(session, actor=SYSTEM, action="webhook.unknown_number", business_id=None,
                          target_type="twilio", target_id=event.id, detail={"path": "/twilio/sms"})
             return "no business has the To number"
+        if signer_of(payload) not in (None, business.id):
+            return _wrong_account(session, event, "/twilio/sms")
         event.business_id = business.id
         apply_inbound(session, business, payload, now=when, replied_at=now)
         return None
@@ -64,9 +66,12 @@ def apply_event(session: Session, event: WebhookEvent, *, now: datetime | None =
         if not sid or not status:
             return "the event has no MessageSid or MessageStatus"
         message_id = parse_qs(payload.get(QUERY_KEY, "")).get("m", [None])[0]
-        _delivery.apply_status(session, sid=sid, status=status, error_code=payload.get("ErrorCode") or None,
-                               message_id=int(message_id) if message_id and message_id.isdigit() else None,
-                               now=when)
+        outcome = _delivery.apply_status(
+            session, sid=sid, status=status, error_code=payload.get("ErrorCode") or None,
+            message_id=int(message_id) if message_id and message_id.isdigit() else None, now=when,
+            signer=signer_of(payload))
+        if outcome == "wrong account":
+            return _wrong_account(session, event, "/twilio/status")
         if event.business_id is None:
             event.business_id = session.exec(select(Message.business_id).where(Message.provider_sid == sid)).first()
         return None
@@ -74,6 +79,14 @@ def apply_event(session: Session, event: WebhookEvent, *, now: datetime | None =
 
 
 _NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
+WRONG_ACCOUNT = "signed with another business's Twilio account"
+
+
+def _wrong_account(session: Session, event: WebhookEvent, path: str) -> str:
+    """An event signed by one business's own account for another business's number or text: refused."""
+    audit.record(session, actor=SYSTEM, action="webhook.wrong_account", business_id=None, target_type="twilio",
+                 target_id=event.id, detail={"path": path, "signer_business_id": signer_of(event.payload or {})})
+    return WRONG_ACCOUNT
 
 
 def failure_reason(exc: BaseException) -> str:

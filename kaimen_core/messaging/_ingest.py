@@ -14,6 +14,13 @@ per batch, not per request. A duplicate delivery of the same MessageSid conflict
 is dropped by the database, in the same batch or a later one. On PostgreSQL the batch
 goes over an asyncio connection on the event loop (no thread, no pool); on SQLite it
 runs on a thread in a ``BEGIN IMMEDIATE`` transaction.
+
+The signature check needs to know which numbers belong to businesses with their own
+Twilio account (``_checks``): the process's :class:`~kaimen_core.messaging._accounts.AccountMap`
+answers from memory, so a request normally does no database work before its insert. A
+request refused for its signature makes the map re-read (at most once a second) and is
+checked once more, so a business that has just connected or changed its account is not
+refused while the map is old.
 """
 
 from __future__ import annotations
@@ -31,7 +38,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kaimen_core import db
-from kaimen_core.messaging._checks import TwilioEvent, WebhookReply, check_twilio, record_rejection
+from kaimen_core.messaging._accounts import AccountMap
+from kaimen_core.messaging._checks import (
+    INVALID_SIGNATURE,
+    TwilioEvent,
+    WebhookReply,
+    check_twilio,
+    record_rejection,
+)
 from kaimen_core.models import WebhookEvent
 
 __all__ = ["EventWriter", "TwilioWebhooks", "store_events"]
@@ -184,13 +198,23 @@ class EventWriter:
 class TwilioWebhooks:
     """Twilio's webhook requests for one sidecar process: checked, stored once, answered."""
 
-    def __init__(self, *, engine: Engine | None = None) -> None:
+    def __init__(self, *, engine: Engine | None = None, accounts: AccountMap | None = None) -> None:
         self.writer = EventWriter(engine=engine)
+        self.accounts = accounts or AccountMap(engine=engine)
 
     async def handle(self, *, path: str, query: str, content_type: str | None, body: bytes,
                      signature: str | None) -> WebhookReply:
         """The reply for one request: empty TwiML once the event is stored, or why it was refused."""
-        checked = check_twilio(path=path, query=query, content_type=content_type, body=body, signature=signature)
+        try:
+            accounts = await self.accounts.current()
+        except Exception:  # the database cannot be read: nothing could be stored either
+            log.exception("the map of businesses' Twilio accounts could not be read")
+            return _UNAVAILABLE
+        checked = check_twilio(path=path, query=query, content_type=content_type, body=body, signature=signature,
+                               accounts=accounts)
+        if checked is INVALID_SIGNATURE and await self._refreshed():
+            checked = check_twilio(path=path, query=query, content_type=content_type, body=body,
+                                   signature=signature, accounts=await self.accounts.current())
         if isinstance(checked, WebhookReply):
             if checked.rejected:
                 await asyncio.get_running_loop().run_in_executor(None, record_rejection, path, checked)
@@ -201,6 +225,12 @@ class TwilioWebhooks:
             log.exception("a %s event could not be stored", checked.kind)
             return _UNAVAILABLE
         return _ACCEPTED
+
+    async def _refreshed(self) -> bool:
+        try:
+            return await self.accounts.refresh()
+        except Exception:
+            return False  # keep the refusal; the failure is logged by the next read
 
     async def aclose(self) -> None:
         await self.writer.aclose()

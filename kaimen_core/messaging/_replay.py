@@ -88,8 +88,8 @@ def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
             shown[name] = mask_phone(str(value))
         elif name.startswith(_SIZED):
             shown[name] = f"[{len(str(value))} characters]"
-        elif name == "_query":
-            shown[name] = value  # the status callback's own message id (m=...)
+        elif name in ("_query", "_signer"):
+            shown[name] = value  # the status callback's own message id (m=...); who signed it
         else:
             shown[name] = "[hidden]"
     return shown

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from kaimen_core.messaging import _text
-from kaimen_core.messaging._checks import QUERY_KEY
+from kaimen_core.messaging._checks import QUERY_KEY, signer_of
 from kaimen_core.messaging._delivery import STATUS_RANK, STORED_AS
 from kaimen_core.messaging._inbound import media_of
 from kaimen_core.models import Business, Conversation, Customer, Message, WebhookEvent
@@ -52,7 +52,9 @@ def apply_plain_texts(session: Session, events: list[WebhookEvent]) -> dict[int,
     numbers = {event.payload["To"] for event in events}
     businesses = dict(session.exec(select(Business.messaging_number, Business.id)
                                    .where(col(Business.messaging_number).in_(numbers))).all())
-    events = [event for event in events if event.payload["To"] in businesses]
+    # An unknown To, or a signer that is not the number's business, is left to be applied (and refused) alone.
+    events = [event for event in events if event.payload["To"] in businesses
+              and signer_of(event.payload) in (None, businesses[event.payload["To"]])]
     sids = [event.payload["MessageSid"] for event in events]
     applied_before = set(session.exec(select(Message.provider_sid).where(col(Message.provider_sid).in_(sids))).all())
     owner: dict[int, int | None] = {event.id: businesses[event.payload["To"]] for event in events}
@@ -145,6 +147,8 @@ def apply_progress_callbacks(session: Session, events: list[WebhookEvent]) -> di
     for event in events:
         sid = event.payload["MessageSid"]
         entry = found.get(sid)
+        if entry and signer_of(event.payload) not in (None, entry[2]):
+            continue  # signed by another business's account: left to be refused alone
         owner[event.id] = entry[2] if entry else None
         status = STORED_AS.get(event.payload["MessageStatus"], event.payload["MessageStatus"])
         if entry and STATUS_RANK[status] > STATUS_RANK.get(entry[1], 0):

@@ -80,6 +80,10 @@ class MessagingSettings(SQLModel, table=True):
     reminder_24h: bool = Field(default=True)
     reminder_2h: bool = Field(default=False)
     templates: dict[str, Any] = Field(default_factory=dict, sa_type=JsonDoc, description="name -> text")
+    twilio_account_sid: str | None = Field(
+        default=None, max_length=34, description="the business's own Twilio account (AC...), else the platform's")
+    twilio_auth_token_sealed: str | None = Field(
+        default=None, sa_type=Text, description="that account's auth token, encrypted (never the token itself)")
     updated_at: datetime = Field(default_factory=utcnow)
 
 

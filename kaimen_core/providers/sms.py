@@ -3,7 +3,8 @@
 One small interface (:class:`SmsProvider`): ``send`` one text, ``find_sent`` (to
 reconcile after a crash: was this text already accepted?) and ``delete_message``
 (privacy erasure). :func:`get_provider` picks
-Twilio when ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` are set, else the outbox.
+Twilio when ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` are set, else the outbox;
+:func:`account_provider` is Twilio for a business's own account (kept per account).
 :func:`valid_signature` checks a webhook's ``X-Twilio-Signature``.
 """
 
@@ -12,13 +13,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from kaimen_core.config import Settings, get_settings
 
-__all__ = ["OutboxProvider", "SendResult", "SmsError", "SmsProvider", "TwilioProvider", "get_provider",
-           "valid_signature"]
+__all__ = ["OutboxProvider", "SendResult", "SmsError", "SmsProvider", "TwilioProvider", "account_provider",
+           "get_provider", "valid_signature"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,16 @@ def get_provider(settings: Settings | None = None) -> SmsProvider:
         return TwilioProvider(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
                               api_base=settings.twilio_api_base)
     return OutboxProvider()
+
+
+def account_provider(account_sid: str, auth_token: str) -> SmsProvider:
+    """Twilio for a business's own account; one client per account (and token) per process."""
+    return _account_provider(account_sid, auth_token, get_settings().twilio_api_base)
+
+
+@lru_cache(maxsize=256)
+def _account_provider(account_sid: str, auth_token: str, api_base: str | None) -> TwilioProvider:
+    return TwilioProvider(account_sid, auth_token, api_base=api_base)
 
 
 def valid_signature(*, auth_token: str, url: str, params: dict[str, str], signature: str | None) -> bool:

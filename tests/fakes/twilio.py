@@ -5,6 +5,9 @@
         fake.fail_next(21610, status=400)      # the next create answers a Twilio error
 
 Requests are checked like Twilio does: basic auth with the account sid, form-encoded body.
+``add_account(sid, token)`` adds another account (a business's own subaccount): its
+texts are ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with its own credentials, and
+each record in ``sent`` names the ``account_sid`` whose URL it was posted to.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class FakeTwilio:
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "fake-token") -> None:  # noqa: S107
         self.account_sid, self.auth_token = account_sid, auth_token
+        self.accounts = {account_sid: auth_token}
         self.sent: list[dict[str, str]] = []
         self.deleted: list[str] = []
         self.failures: list[tuple[int, int]] = []
@@ -53,17 +57,24 @@ class FakeTwilio:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _authorised(self) -> bool:
-                expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+            def _account(self, path: str) -> str | None:
+                """The known account whose Messages list ``path`` is, if any."""
+                for sid in fake.accounts:
+                    if path == f"/2010-04-01/Accounts/{sid}/Messages.json":
+                        return sid
+                return None
+
+            def _authorised(self, account_sid: str) -> bool:
+                expected = base64.b64encode(f"{account_sid}:{fake.accounts[account_sid]}".encode()).decode()
                 return self.headers.get("Authorization") == f"Basic {expected}"
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                path = urlsplit(self.path).path
-                if path != f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json":
+                account_sid = self._account(urlsplit(self.path).path)
+                if account_sid is None:
                     return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
-                if not self._authorised():
+                if not self._authorised(account_sid):
                     return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 with fake.lock:
                     if fake.failures:
@@ -71,7 +82,8 @@ class FakeTwilio:
                         return self._reply(status, {"code": code, "message": f"error {code}", "status": status,
                                                     "more_info": f"https://www.twilio.com/docs/errors/{code}"})
                     sid = f"SM{uuid.uuid4().hex}"
-                    record = {**form, "sid": sid, "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
+                    record = {**form, "sid": sid, "account_sid": account_sid,
+                              "date_created": format_datetime(datetime.now(UTC), usegmt=True)}
                     fake.sent.append(record)
                 self._reply(201, fake._resource(record, "queued"))
 
@@ -92,11 +104,13 @@ class FakeTwilio:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                if parts.path != f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json":
+                account_sid = self._account(parts.path)
+                if account_sid is None:
                     return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 with fake.lock:
-                    found = [r for r in fake.sent if r.get("To") == query.get("To", r.get("To"))
+                    found = [r for r in fake.sent if r["account_sid"] == account_sid
+                             and r.get("To") == query.get("To", r.get("To"))
                              and r.get("From") == query.get("From", r.get("From"))]
                 self._reply(200, {"messages": [fake._resource(r, "sent") for r in found], "end": len(found),
                                   "first_page_uri": parts.path, "next_page_uri": None, "page": 0,
@@ -107,11 +121,15 @@ class FakeTwilio:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _resource(self, record: dict[str, str], status: str) -> dict:
-        return {"sid": record["sid"], "account_sid": self.account_sid, "to": record.get("To"),
+        return {"sid": record["sid"], "account_sid": record["account_sid"], "to": record.get("To"),
                 "from": record.get("From"), "body": record.get("Body"), "status": status,
                 "date_created": record["date_created"], "date_sent": record["date_created"],
                 "num_segments": "1", "direction": "outbound-api", "error_code": None, "error_message": None,
-                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{record['sid']}.json"}
+                "uri": f"/2010-04-01/Accounts/{record['account_sid']}/Messages/{record['sid']}.json"}
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        """Accept texts for another account (a business's own), with its own credentials."""
+        self.accounts[account_sid] = auth_token
 
     def fail_next(self, code: int, *, status: int = 400, times: int = 1) -> None:
         """The next ``times`` creates answer Twilio error ``code`` with HTTP ``status``."""
