@@ -11,12 +11,17 @@ no single one is quick for every term (every route gives exactly the same page):
   sorted: quick when they are few.
 
 A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order. A term found
-a few times in the sample is common: the first entries of the sort index are read (``WALK_ROWS``); if
-they do not fill the page, the matches are collected through the trigram index. Any
-other term is rare: the trigram index is asked first, with only the part of the
+three times or more in the sample is common: the sort index is read (``WALK_ROWS``); if
+they do not fill the page, the matches are collected through the trigram index. A term
+not found in the sample is rare: the trigram index is asked first, with only the part of the
 term whose trigrams are not in most rows (a term such as ``customer777`` would otherwise
-read the trigram index's whole lists for ``cus``, ``ust``... to find one row). Either way,
-more than ``RARE_MATCHES`` matches falls back to reading the sort index to the page's end.
+read the trigram index's whole lists for ``cus``, ``ust``... to find one row). A term found
+once or twice may be either (one customer's email, or a name in one row of 500): when one
+of its trigrams is rare in the sample, the trigram index is asked for at most
+``FEW_MATCHES`` matches; beyond that, or when its lookup would read long lists, the sort
+index is read for ``TRIAL_ROWS`` entries and on while the matches found so far would fill the
+page within ``WALK_ROWS``, then the trigram index. Whatever the route, more than
+``RARE_MATCHES`` matches falls back to reading the sort index to the page's end.
 
 SQLite has no trigram index: its search reads the business's rows in sort order.
 """
@@ -27,16 +32,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal_column, text, tuple_, union_all
+from sqlalchemy import func, literal_column, null, text, tuple_, union_all
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
 from kaimen_core.customers._directory import _require_member, business_region, contains, search_condition, search_needle
+from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_ROWS", "CustomerPage", "search_customers"]
+__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "TRIAL_ROWS", "WALK_ROWS",
+           "CustomerPage", "search_customers"]
 
 PAGE_SIZE = 50
 #: Newest rows of the business that tell a common term from a rare one.
@@ -46,10 +53,17 @@ _COMMON = 3
 #: Entries of the sort index a common term reads, in stretches that end at these numbers,
 #: before asking the trigram index.
 WALK_ROWS = (1000, 3000, 7000, 15000, 31000)
+#: Entries a term found only once or twice in the sample reads before its walk may stop
+#: (when the matches so far, at their rate, would not fill the page within WALK_ROWS).
+TRIAL_ROWS = 7000
 #: Matches up to which the trigram index's matches are sorted; beyond, the sort index is read.
 RARE_MATCHES = 2000
-#: A piece of a term found in this share of the sample is left out of a trigram lookup.
-_EVERYWHERE = 0.5
+#: Matches a term found once or twice in the sample may have for the trigram index to
+#: answer it when its lookup is quick (see _SHORT_LIST); more, and the sort index is read.
+FEW_MATCHES = 100
+#: A trigram lookup is quick when one of its three-letter pieces is in at most this share
+#: of the sample's rows (the index steps through the other lists along the shortest one).
+_SHORT_LIST = 0.01
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
 SHORT_TEXT_BYTES = 1800
@@ -151,13 +165,24 @@ class _Substring:
                                        .limit(SAMPLE_ROWS)).all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
-            if sum(self.needle in row for row in sample) >= _COMMON:
+            hits = sum(self.needle in row for row in sample)
+            if hits >= _COMMON:
                 ids = self._windows(wanted)
                 if ids is not None:
                     return ids
-                probe = self.needle if _indexable(self.needle) else None
+                probe = self.needle if indexable(self.needle) else None
             else:
-                probe = _probe(self.needle, sample)
+                probe = rare_part(self.needle, sample)
+                if hits and probe is not None:  # one match in a few hundred rows, or one of a few?
+                    if rarest_share(probe, sample) <= _SHORT_LIST:  # a quick lookup tells
+                        use(_TRIGRAM_INDEX)
+                        ids = self._collect(probe, wanted, FEW_MATCHES)
+                        if ids is not None:
+                            return ids
+                        use(_SORT_INDEX)
+                    ids = self._windows(wanted, patient=False)
+                    if ids is not None:
+                        return ids
             if probe is not None:
                 use(_TRIGRAM_INDEX)
                 ids = self._collect(probe, wanted)
@@ -167,71 +192,64 @@ class _Substring:
             return self._walk(wanted)
 
     def _walk(self, wanted: int, *window) -> list[int]:
-        """The first ``wanted`` matches in sort order (in ``window``): the short rows'
-        covering index and the long rows' own index, merged in order."""
+        """The first ``wanted`` matches in sort order (in ``window``)."""
+        return list(self.session.exec(self._matches(wanted, *window)).all())
+
+    def _matches(self, wanted: int, *window):
+        """SELECT of the first ``wanted`` matches' ids in sort order (in ``window``): the short
+        rows' covering index and the long rows' own index, merged in order."""
         key = getattr(Customer, self.sort_key.column)
         both = union_all(*(select(Customer.id, key.label("key")).where(self.in_business, size, self.matches, *window)
                            .order_by(*self.order).limit(wanted) for size in (self.short, self.long))).subquery("m")
-        return list(self.session.exec(select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key))
-                                      .limit(wanted)).all())
+        return select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key)).limit(wanted)
 
-    def _windows(self, wanted: int) -> list[int] | None:
+    def _windows(self, wanted: int, *, patient: bool = True) -> list[int] | None:
         """The first matches among the first entries of the sort index, read a stretch at a
-        time (WALK_ROWS); None when they are fewer than ``wanted`` and the business has more."""
+        time (WALK_ROWS); None when they are fewer than ``wanted`` and the business has more.
+        Unless ``patient``, the walk also stops once ``TRIAL_ROWS`` entries are read and the
+        matches found so far, at the same rate, would not fill the page by the last stretch.
+
+        Each stretch is one statement: its end (the entry that many entries on, absent past
+        the business's last entry), then the matches before that end."""
         key = getattr(Customer, self.sort_key.column)
         row, ids, start, read = tuple_(key, Customer.id), [], (), 0
         for upto in WALK_ROWS:
-            bound = self.session.exec(select(key, Customer.id).where(self.in_business, self.short, *start)
-                                      .order_by(*self.order).offset(upto - read).limit(1)).first()
-            end = () if bound is None else (self.sort_key.before(row, tuple_(*bound)),)
-            ids += self._walk(wanted - len(ids), *start, *end)
-            if len(ids) >= wanted or bound is None:
+            end = (select(key.label("key"), Customer.id.label("id")).where(self.in_business, self.short, *start)
+                   .order_by(*self.order).offset(upto - read).limit(1).cte("stretch_end").prefix_with("MATERIALIZED"))
+            edge = tuple_(select(end.c.key).scalar_subquery(), select(end.c.id).scalar_subquery())
+            found = self.session.exec(union_all(
+                select(end.c.key, end.c.id),
+                select(null(), *self._matches(wanted - len(ids), *start, self.sort_key.before(row, edge))
+                       .subquery("w").c))).all()
+            bound = next(((k, i) for k, i in found if k is not None), None)
+            if bound is None:  # the business ends within the stretch: walk to its end
+                ids += self._walk(wanted - len(ids), *start)
                 return ids
+            ids += [i for k, i in found if k is None]
+            if len(ids) >= wanted:
+                return ids
+            if not patient and upto >= TRIAL_ROWS and len(ids) * WALK_ROWS[-1] < wanted * upto:
+                return None
             start, read = (~self.sort_key.before(row, tuple_(*bound)),), upto
         return None
 
-    def _collect(self, probe: str, wanted: int) -> list[int] | None:
+    def _collect(self, probe: str, wanted: int, most: int | None = None) -> list[int] | None:
         """All matches through the trigram index (looked up with ``probe``, a part of the
-        term), sorted; None when there are more than RARE_MATCHES."""
+        term), sorted; None when there are more than ``most`` (RARE_MATCHES)."""
+        most = RARE_MATCHES if most is None else most
         # A part of the term is looked up; the whole term is then checked on each row found
         # (strpos, which the trigram index does not answer, so its lists are not read).
         exact = () if probe == self.needle else (func.strpos(Customer.search_text, self.needle) > 0,)
         key = getattr(Customer, self.sort_key.column)
         hits = (select(Customer.id, key.label("key"))
                 .where(self.in_business, contains(col(Customer.search_text), probe), *exact)
-                .limit(RARE_MATCHES + 1).cte("hits").prefix_with("MATERIALIZED"))
+                .limit(most + 1).cte("hits").prefix_with("MATERIALIZED"))
         total = select(func.count()).select_from(hits).scalar_subquery()
         rows = self.session.exec(select(hits.c.id, total).order_by(*self.sort_key.order(hits.c, hits.c.key))
                                  .limit(wanted)).all()
-        if rows and rows[0][1] > RARE_MATCHES:
+        if rows and rows[0][1] > most:
             return None
         return [row[0] for row in rows]
-
-
-def _probe(needle: str, sample: list[str]) -> str | None:
-    """The longest part of ``needle`` none of whose three-character pieces is in most rows
-    of ``sample`` (a trigram lookup then reads short lists only); None when every piece is
-    (or the term is too short for trigrams): the term is then not rare after all."""
-    common = [sum(needle[i:i + 3] in row for row in sample) >= _EVERYWHERE * len(sample)
-              for i in range(len(needle) - 2)]
-    best: tuple[int, int] | None = None
-    start = None
-    for i, is_common in enumerate([*common, True]):
-        if not is_common and start is None:
-            start = i
-        elif is_common and start is not None:
-            if best is None or i - start > best[1] - best[0]:
-                best = (start, i)
-            start = None
-    if best is None:
-        return None
-    part = needle[best[0]:best[1] + 2]
-    return part if _indexable(part) else None
-
-
-def _indexable(text: str) -> bool:
-    """Whether pg_trgm finds a trigram in ``text`` to look up (three letters or digits in a row)."""
-    return any(text[i:i + 3].isalnum() for i in range(len(text) - 2))
 
 
 def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[Customer]:

@@ -178,6 +178,14 @@ _ROUTES = {  # module settings that send every search down one route
     "trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6},
     "trigram matches, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "RARE_MATCHES": 0},
     "windows, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2), "RARE_MATCHES": 0},
+    # terms found in the sample, but fewer than _COMMON times
+    "a few trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0, "FEW_MATCHES": 10**6},
+    "more than a few, then the trial walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0,
+                                             "FEW_MATCHES": 0, "WALK_ROWS": (2, 5, 10_000)},
+    "trial walk, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
+                                         "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1},
+    "trial walk, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
+                                       "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "RARE_MATCHES": 0},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
@@ -225,15 +233,18 @@ def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
 
 def test_a_term_whose_pieces_are_in_every_row_is_found_by_its_rare_part(directory, monkeypatch):
     from kaimen_core.customers import _search as engine
+    from kaimen_core.customers._search_terms import rare_part, rarest_share
 
     monkeypatch.setattr(engine, "SAMPLE_ROWS", 10)
     monkeypatch.setattr(engine, "_COMMON", 10**6)
     tenant, made = directory
     # "client" and "example" are in every row: the lookup uses only the part between them.
-    assert engine._probe("client27@example.com", ["client1@example.com"] * 10) == "nt27@e"
+    assert rare_part("client27@example.com", ["client1@example.com"] * 10) == "nt27@e"
     assert [c.id for c in _search(tenant.owner, query="client27@example.com").customers] == [made[27].id]
-    assert engine._probe("client", ["client1@example.com"] * 10) is None  # nothing rare: read the sort index
-    assert engine._probe("ab", []) is None  # too short for a trigram
+    assert rare_part("client", ["client1@example.com"] * 10) is None  # nothing rare: read the sort index
+    assert rare_part("ab", []) is None  # too short for a trigram
+    # the rarest piece of letters or digits: "27@" and "7@e" are not looked up as such
+    assert rarest_share("nt27@e", ["client27@example.com", "client2@example.com", "client1@example.com"]) == 1 / 3
 
 
 def test_search_leaves_the_planner_settings_as_it_found_them(directory):
