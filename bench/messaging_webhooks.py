@@ -13,7 +13,12 @@
    texts/s through the worker (claim, re-check, send through the twilio SDK, record)
    versus the same SDK sends alone.
 
+``--own-account``: the bench business has connected its own Twilio account, so its
+texts are signed with that account's token (and its sends go through that account),
+and 200 other businesses with accounts of their own fill the sidecar's map.
+
 Usage: python bench/messaging_webhooks.py [--requests 4000] [--concurrency 32] [--appliers 2] [--texts 300]
+                                          [--own-account]
 PostgreSQL: KAIMEN_BENCH_POSTGRES_URL (a superuser URL; default postgresql://postgres@127.0.0.1:5432/test).
 """
 
@@ -46,6 +51,9 @@ from kaimen_core import db, messaging  # noqa: E402
 from kaimen_core.models import Business  # noqa: E402
 
 NUMBER = "+15555550100"
+#: Who signs the bench's texts: the platform's account, or (--own-account) the business's own.
+SIGNER = {"account_sid": "AC" + "0" * 32, "token": TOKEN}
+OWN_SID, OWN_TOKEN = "AC" + "5b" * 16, "7e" * 16
 
 
 def free_port() -> int:
@@ -72,7 +80,7 @@ def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
 
 def build_requests(count: int, port: int, prefix: str = "SM") -> tuple[list[bytes], int]:
     """Signed inbound texts; every tenth repeats an earlier MessageSid (a duplicate delivery)."""
-    validator = RequestValidator(TOKEN)
+    validator = RequestValidator(SIGNER["token"])
     rng = random.Random(5)
     sids: list[str] = []
     requests = []
@@ -82,8 +90,8 @@ def build_requests(count: int, port: int, prefix: str = "SM") -> tuple[list[byte
         else:
             sid = f"{prefix}{n:032x}"
             sids.append(sid)
-        params = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": f"+1212555{n % 500:04d}", "To": NUMBER,
-                  "Body": f"Hello, can I book a cut? ({sid[-6:]})", "NumMedia": "0"}
+        params = {"MessageSid": sid, "AccountSid": SIGNER["account_sid"], "From": f"+1212555{n % 500:04d}",
+                  "To": NUMBER, "Body": f"Hello, can I book a cut? ({sid[-6:]})", "NumMedia": "0"}
         body = urlencode(params).encode()
         signature = validator.compute_signature(PUBLIC + "/twilio/sms", params)
         requests.append(
@@ -189,6 +197,11 @@ def worker_bench(args) -> None:
     from tests.fakes.twilio import FakeTwilio
 
     with FakeTwilio() as fake:
+        os.environ["KAIMEN_TWILIO_API_BASE"] = fake.base_url  # a business's own account is sent to it too
+        from kaimen_core import config
+
+        config.reset_settings()
+        fake.add_account(OWN_SID, OWN_TOKEN)
         provider = TwilioProvider(fake.account_sid, fake.auth_token, api_base=fake.base_url)
         start = time.perf_counter()
         for n in range(args.texts):
@@ -211,9 +224,28 @@ def worker_bench(args) -> None:
             pass
         elapsed = time.perf_counter() - start
         sent = len(fake.sent) - before
-    print(f"worker sends: {sent} texts via the twilio SDK to the fake server")
+    accounts = sorted({record["account_sid"] for record in fake.sent[before:]})
+    print(f"worker sends: {sent} texts via the twilio SDK to the fake server (accounts {accounts})")
     print(f"  SDK alone: {sdk_rate:7.0f} texts/s   worker (claim, re-check, send, record): "
           f"{sent / elapsed:7.0f} texts/s   ratio {sent / elapsed / sdk_rate:.2f}")
+
+
+def own_accounts(others: int = 200) -> None:
+    """The bench business and ``others`` more connect their own Twilio accounts (sealed as the app seals them)."""
+    from kaimen_core.messaging import _accounts, _send
+
+    SIGNER.update(account_sid=OWN_SID, token=OWN_TOKEN)
+    with db.system_session() as session:
+        for n in range(others):
+            session.add(Business(name=f"Own {n}", slug=f"own-{n}", time_zone="America/New_York", region="US",
+                                 messaging_number=f"+1555556{n:04d}"))
+        session.flush()
+        for business_id, slug in session.execute(text("SELECT id, slug FROM businesses")).all():
+            row = _send.settings_for(session, business_id)
+            row.twilio_account_sid = OWN_SID if slug == "bench" else "AC" + f"{business_id:032x}"
+            row.twilio_auth_token_sealed = _accounts.seal(OWN_TOKEN if slug == "bench" else f"{business_id:032x}",
+                                                          business_id=business_id)
+            session.add(row)
 
 
 def main() -> None:
@@ -222,11 +254,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--appliers", type=int, default=2)
     parser.add_argument("--texts", type=int, default=300)
+    parser.add_argument("--own-account", action="store_true",
+                        help="the bench business (and 200 others) have their own Twilio account")
     args = parser.parse_args()
     with throwaway.postgres_database("messaging"):
         with db.system_session() as session:
             session.add(Business(name="Bench Salon", slug="bench", time_zone="America/New_York", region="US",
                                  messaging_number=NUMBER))
+        if args.own_account:
+            own_accounts()
         webhooks_bench(args)
         worker_bench(args)
 
