@@ -168,3 +168,22 @@ def test_an_event_signed_by_a_for_b_number_is_refused_by_the_worker(database, a_
     apply()
     assert {e.status for e in rows(WebhookEvent)} == {"failed"}
     assert count(Message) == 0
+
+
+def test_the_account_map_is_read_once_not_per_request(client, a_and_b, monkeypatch):
+    """The request path does no database work before its insert: the map is read once and kept."""
+    from kaimen_core.messaging import _accounts
+
+    reads = []
+    real = _accounts._load_accounts
+    monkeypatch.setattr(_accounts, "_load_accounts", lambda engine: reads.append(1) or real(engine))
+    (_, a_number), _, (_, c_number) = a_and_b
+    client.app.state.twilio.accounts.min_interval = 1.0
+    for n in range(5):
+        assert post(client, "/twilio/sms", text(a_number, A_SID, sid=f"SM{n}" + "7" * 31), A_TOKEN).status_code == 200
+        assert post(client, "/twilio/sms", text(c_number, PLATFORM_SID, sid=f"SM{n}" + "8" * 31),
+                    TOKEN).status_code == 200
+    assert len(reads) == 1
+    for _ in range(5):  # refused signatures re-read the map at most once a second
+        assert post(client, "/twilio/sms", text(a_number, A_SID), B_TOKEN).status_code == 403
+    assert len(reads) <= 2
