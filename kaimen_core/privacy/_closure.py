@@ -128,7 +128,7 @@ def close_business(*, actor: Actor, business_id: int, engine: Engine | None = No
             StaffMember.business_id == business_id, col(StaffMember.photo_ref).is_not(None))).all())
         checkpoint = dict(business.closure_checkpoint or {})
         slug = business.slug
-    erasers = erasers or _default_erasers()
+        erasers = erasers or _default_erasers(session, business_id)
     done = set(checkpoint.get("deleted", []))
     failure = None
     try:

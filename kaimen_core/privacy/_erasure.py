@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.exceptions import KaimenError, ValidationError
+from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
 from kaimen_core.messaging._text import phone_hash
 from kaimen_core.models import PrivacyRequest, utcnow
 from kaimen_core.privacy import _erasure_steps as steps
@@ -47,14 +47,25 @@ class ErasureResult:
     findings: list[dict[str, str]] = field(default_factory=list)
 
 
-def _default_erasers() -> ProviderErasers:
+def _default_erasers(session: Session, business_id: int) -> ProviderErasers:
+    """The providers' deletions chosen by settings; a business's own Twilio account deletes its texts."""
+    from kaimen_core.messaging._accounts import own_account
     from kaimen_core.providers import media, sms
 
-    provider = sms.get_provider()
+    provider, service = sms.get_provider(), None
+    own = own_account(session, business_id)
+    if own is not None and own.auth_token is not None:
+        provider = sms.account_provider(own.account_sid, own.auth_token)
+        service = f"{type(provider).__name__} (the business's own account)"
+    delete_message = provider.delete_message
+    if own is not None and own.auth_token is None:
+        def delete_message(_sid: str) -> None:
+            raise ConfigurationError("The business's Twilio auth token cannot be read: its owner must enter it "
+                                     "again on the Messaging page before its texts can be deleted at Twilio.")
     return ProviderErasers(
-        delete_message=provider.delete_message,
+        delete_message=delete_message,
         delete_media=lambda ref: media.store_for(ref).delete(ref),
-        message_service=type(provider).__name__,
+        message_service=service or type(provider).__name__,
     )
 
 
@@ -101,7 +112,7 @@ def run_steps(step: str, *, actor: Actor, business_id: int, request_ids: Sequenc
         elif step == "verification":
             failures.update(steps.verification(session, todo, cps, in_flight=list(rows)))
         elif step == "providers":
-            erasers = erasers or _default_erasers()
+            erasers = erasers or _default_erasers(session, business_id)
             _without_waiting_for_the_disk(session)
         for row in todo:
             cp = cps[row.id]

@@ -279,3 +279,34 @@ def test_a_text_stored_but_not_yet_applied_is_erased_and_never_brings_the_person
         pass
     assert count(Customer, Customer.phone_e164 == PHONE) == 0
     assert _everything_scanned(tenant) == []
+
+
+def test_a_business_with_its_own_twilio_account_has_the_persons_texts_deleted_there(database, monkeypatch):
+    from kaimen_core import config
+    from kaimen_core.providers.sms import TwilioProvider
+    from kaimen_core.worker import Worker
+    from tests.fakes.twilio import FakeTwilio
+
+    account, token = "AC" + "5678abcd" * 4, "1e" * 14 + "c0de"
+    with FakeTwilio() as fake:
+        monkeypatch.setenv("KAIMEN_TWILIO_API_BASE", fake.base_url)
+        config.reset_settings()
+        fake.add_account(account, token)
+        tenant, _ = texting_business()
+        with db.tenant_session(tenant.owner) as session:
+            messaging.set_twilio_account(session, actor=tenant.owner, account_sid=account, auth_token=token)
+        person = make_customer(tenant, phone=PHONE, name=NAME)
+        with db.tenant_session(tenant.owner) as session:
+            messaging.send_text(session, actor=tenant.owner, customer_id=person, body="See you Friday",
+                                now=datetime(2026, 11, 27, 17, tzinfo=UTC))
+        platform = TwilioProvider(fake.account_sid, fake.auth_token, api_base=fake.base_url)
+        Worker(provider=platform, name="w").run_once(now=datetime(2026, 11, 27, 17, tzinfo=UTC))
+        (sent,) = fake.sent
+        assert sent["account_sid"] == account
+
+        result = privacy.run_erasure(actor=tenant.owner, request_id=_deletion_request(tenant))
+
+        assert result.status == "completed"
+        assert fake.deleted == [sent["sid"]] and fake.sent == []  # deleted in the account that holds it
+        assert "own account" in result.certificate["removed"]["providers"]["service"]
+    config.reset_settings()

@@ -88,11 +88,15 @@ class FakeTwilio:
                 self._reply(201, fake._resource(record, "queued"))
 
             def do_DELETE(self) -> None:
-                prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/"
-                path = urlsplit(self.path).path
-                sid = path.removeprefix(prefix).removesuffix(".json")
-                with fake.lock:
-                    found = [r for r in fake.sent if r["sid"] == sid] if path.startswith(prefix) else []
+                account_sid, _, sid = urlsplit(self.path).path.removeprefix("/2010-04-01/Accounts/").partition(
+                    "/Messages/")
+                sid = sid.removesuffix(".json")
+                if account_sid not in fake.accounts:
+                    return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                if not self._authorised(account_sid):
+                    return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                with fake.lock:  # a message belongs to the account it was sent from
+                    found = [r for r in fake.sent if r["sid"] == sid and r["account_sid"] == account_sid]
                     for record in found:
                         fake.sent.remove(record)
                         fake.deleted.append(sid)
