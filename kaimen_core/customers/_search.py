@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
 from kaimen_core.customers._directory import _require_member, business_region, contains, search_condition, search_needle
-from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share
+from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
@@ -165,7 +165,7 @@ class _Substring:
                                        .limit(SAMPLE_ROWS)).all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
-            hits = sum(self.needle in row for row in sample)
+            hits = rows_holding(self.needle, sample)
             if hits >= _COMMON:
                 ids = self._windows(wanted)
                 if ids is not None:
