@@ -16,12 +16,14 @@ they do not fill the page, the matches are collected through the trigram index. 
 not found in the sample is rare: the trigram index is asked first, with only the part of the
 term whose trigrams are not in most rows (a term such as ``customer777`` would otherwise
 read the trigram index's whole lists for ``cus``, ``ust``... to find one row). A term found
-once or twice may be either (one customer's email, or a name in one row of 500): when one
-of its trigrams is rare in the sample, the trigram index is asked for at most
-``FEW_MATCHES`` matches; beyond that, or when its lookup would read long lists, the sort
-index is read for ``TRIAL_ROWS`` entries and on while the matches found so far would fill the
-page within ``WALK_ROWS``, then the trigram index. Whatever the route, more than
-``RARE_MATCHES`` matches falls back to reading the sort index to the page's end.
+once or twice may be either (one customer's email, or a name in one row of 500). One with a
+rare piece is rare: its lookup reads a short list. One whose pieces are all common (``ana
+gar``) would read long lists: the sort index is read for ``TRIAL_ROWS`` entries, and on while
+the matches found so far would fill the page within ``WALK_ROWS``, then the trigram index
+(a name's rows lie together in name order; newest first, the sample is the start of the
+walk and already says a page lies 25,000 entries or more away).
+Whatever the route, more than ``RARE_MATCHES`` matches falls back to reading the sort index
+to the page's end.
 
 SQLite has no trigram index: its search reads the business's rows in sort order.
 """
@@ -42,7 +44,7 @@ from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "TRIAL_ROWS", "WALK_ROWS",
+__all__ = ["PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "TRIAL_ROWS", "WALK_ROWS",
            "CustomerPage", "search_customers"]
 
 PAGE_SIZE = 50
@@ -58,11 +60,9 @@ WALK_ROWS = (1000, 3000, 7000, 15000, 31000)
 TRIAL_ROWS = 7000
 #: Matches up to which the trigram index's matches are sorted; beyond, the sort index is read.
 RARE_MATCHES = 2000
-#: Matches a term found once or twice in the sample may have for the trigram index to
-#: answer it when its lookup is quick (see _SHORT_LIST); more, and the sort index is read.
-FEW_MATCHES = 100
 #: A trigram lookup is quick when one of its three-letter pieces is in at most this share
-#: of the sample's rows (the index steps through the other lists along the shortest one).
+#: of the sample's rows (the index steps through the other lists along the shortest one);
+#: a term found once or twice in the sample whose lookup is not quick reads the sort index first.
 _SHORT_LIST = 0.01
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
@@ -173,13 +173,11 @@ class _Substring:
                 probe = self.needle if indexable(self.needle) else None
             else:
                 probe = rare_part(self.needle, sample)
-                if hits and probe is not None:  # one match in a few hundred rows, or one of a few?
-                    if rarest_share(probe, sample) <= _SHORT_LIST:  # a quick lookup tells
-                        use(_TRIGRAM_INDEX)
-                        ids = self._collect(probe, wanted, FEW_MATCHES)
-                        if ids is not None:
-                            return ids
-                        use(_SORT_INDEX)
+                # Found once or twice: one customer's email, or a name in one row of 500? A
+                # lookup whose pieces are all common reads long lists: the sort index first,
+                # unless it is the sample's own order, whose first 1,000 entries gave 1 or 2.
+                if (hits and probe is not None and self.sort_key.column != "created_at"
+                        and rarest_share(probe, sample) > _SHORT_LIST):
                     ids = self._windows(wanted, patient=False)
                     if ids is not None:
                         return ids
@@ -233,21 +231,20 @@ class _Substring:
             start, read = (~self.sort_key.before(row, tuple_(*bound)),), upto
         return None
 
-    def _collect(self, probe: str, wanted: int, most: int | None = None) -> list[int] | None:
+    def _collect(self, probe: str, wanted: int) -> list[int] | None:
         """All matches through the trigram index (looked up with ``probe``, a part of the
-        term), sorted; None when there are more than ``most`` (RARE_MATCHES)."""
-        most = RARE_MATCHES if most is None else most
+        term), sorted; None when there are more than RARE_MATCHES."""
         # A part of the term is looked up; the whole term is then checked on each row found
         # (strpos, which the trigram index does not answer, so its lists are not read).
         exact = () if probe == self.needle else (func.strpos(Customer.search_text, self.needle) > 0,)
         key = getattr(Customer, self.sort_key.column)
         hits = (select(Customer.id, key.label("key"))
                 .where(self.in_business, contains(col(Customer.search_text), probe), *exact)
-                .limit(most + 1).cte("hits").prefix_with("MATERIALIZED"))
+                .limit(RARE_MATCHES + 1).cte("hits").prefix_with("MATERIALIZED"))
         total = select(func.count()).select_from(hits).scalar_subquery()
         rows = self.session.exec(select(hits.c.id, total).order_by(*self.sort_key.order(hits.c, hits.c.key))
                                  .limit(wanted)).all()
-        if rows and rows[0][1] > most:
+        if rows and rows[0][1] > RARE_MATCHES:
             return None
         return [row[0] for row in rows]
 

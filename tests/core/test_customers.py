@@ -175,13 +175,11 @@ def test_rows_written_by_any_orm_path_are_searchable_and_blanking_them_clears_th
 _ROUTES = {  # module settings that send every search down one route
     "walk the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (2, 5, 10_000)},
     "windows, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2)},
-    "trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6},
-    "trigram matches, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "RARE_MATCHES": 0},
+    "trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0},
+    "trigram matches, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0, "RARE_MATCHES": 0},
     "windows, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2), "RARE_MATCHES": 0},
-    # terms found in the sample, but fewer than _COMMON times
-    "a few trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0, "FEW_MATCHES": 10**6},
-    "more than a few, then the trial walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0,
-                                             "FEW_MATCHES": 0, "WALK_ROWS": (2, 5, 10_000)},
+    # terms found in the sample, but fewer than _COMMON times, whose lookup would read long lists
+    "trial walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0, "WALK_ROWS": (2, 5, 10_000)},
     "trial walk, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
                                          "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1},
     "trial walk, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
