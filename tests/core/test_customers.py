@@ -181,9 +181,9 @@ _ROUTES = {  # module settings that send every search down one route
     # terms found in the sample, but fewer than _COMMON times, whose lookup would read long lists
     "trial walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0, "WALK_ROWS": (2, 5, 10_000)},
     "trial walk, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
-                                         "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1},
+                                         "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "TRIAL_REACH": 2},
     "trial walk, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
-                                       "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "RARE_MATCHES": 0},
+                                       "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "TRIAL_REACH": 2, "RARE_MATCHES": 0},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
