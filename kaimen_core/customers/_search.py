@@ -1,9 +1,10 @@
 """Searching, sorting and paging the customer directory on the server.
 
 A page never loads the whole table: :func:`search_customers` asks for one page plus one
-row (to know whether there is a next page). Browsing, and a whole phone number, are one
-range of an index. A substring search on PostgreSQL chooses between two indexes, because
-no single one is quick for every term (every route gives exactly the same page):
+row (to know whether there is a next page). A whole phone number is one entry of an index;
+browsing on PostgreSQL reads the ``(business, key, id)`` indexes in order. A substring
+search on PostgreSQL chooses between two indexes, because no single one is quick for every
+term (every route gives exactly the same page):
 
 * the **sort index** ``(business, key, id) INCLUDE (search_text)`` read in order, keeping
   the matches (index-only): quick when matches are common, since a page fills early;
@@ -36,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, literal_column, null, text, tuple_, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
@@ -107,11 +109,14 @@ def search_customers(
     page_size = max(1, min(int(page_size), 200))
     region = business_region(session, actor=actor)
     sort_key = _SortKey(*SORTS[sort])
-    _, needle = search_needle(query, region)
-    if needle and session.connection().dialect.name == "postgresql":
+    number, needle = search_needle(query, region)
+    postgres = session.connection().dialect.name == "postgresql"
+    if needle and postgres:
         # the ids of the matches up to the end of the page, and one more
         ids = _Substring(session, actor.business_id, needle, sort_key).first((page + 1) * page_size + 1)
         found = _rows_in_order(session, actor.business_id, ids[page * page_size:])
+    elif postgres and not number:
+        found = _browse(session, actor.business_id, sort_key, page * page_size, page_size + 1)
     else:
         where = (Customer.business_id == actor.business_id, search_condition(query, region))
         found = session.exec(select(Customer).where(*where).order_by(*sort_key.order(Customer))
@@ -158,10 +163,7 @@ class _Substring:
         self.in_business = Customer.business_id == business_id
         self.matches = contains(col(Customer.search_text), needle)
         self.order = sort_key.order(Customer)
-        # Constants in the SQL text, so that the planner matches the partial indexes.
-        size = func.octet_length(Customer.search_text)
-        self.short = size <= literal_column(str(SHORT_TEXT_BYTES))
-        self.long = size > literal_column(str(SHORT_TEXT_BYTES))
+        self.short, self.long = _short_and_long()
 
     def first(self, wanted: int) -> list[int]:
         with _planner(self.session, _SORT_INDEX) as use:
@@ -254,6 +256,24 @@ class _Substring:
         if rows and rows[0][1] > RARE_MATCHES:
             return None
         return [row[0] for row in rows]
+
+
+def _short_and_long() -> tuple:
+    """Rows whose search column is in the sort indexes that carry it, and the others (the
+    bound a constant in the SQL text, so that the planner matches the partial indexes)."""
+    size, bound = func.octet_length(Customer.search_text), literal_column(str(SHORT_TEXT_BYTES))
+    return size <= bound, size > bound
+
+
+def _browse(session: Session, business_id: int, sort_key: _SortKey, offset: int, limit: int) -> list[Customer]:
+    """PostgreSQL: customers ``offset`` to ``offset + limit`` in sort order, read through the
+    ``(business, key, id)`` indexes (short and long search columns apart, merged in order):
+    the ``(business, key)`` index alone reads every row that shares the page's last key
+    (a common name) to sort them by id."""
+    parts = [select(Customer).where(Customer.business_id == business_id, part).order_by(*sort_key.order(Customer))
+             .limit(offset + limit) for part in _short_and_long()]
+    rows = aliased(Customer, union_all(*parts).subquery("b"))
+    return list(session.exec(select(rows).order_by(*sort_key.order(rows)).offset(offset).limit(limit)).all())
 
 
 def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[Customer]:

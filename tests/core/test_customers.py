@@ -229,6 +229,15 @@ def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
             assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
 
 
+def test_browsing_pages_through_every_row_in_sort_order(directory):
+    tenant, made = directory
+    for sort in ("name", "newest", "recently_updated"):
+        expected = _expected(made, "", sort)
+        pages = [_search(tenant.owner, sort=sort, page=p, page_size=8) for p in range(6)]
+        assert [c.id for page in pages for c in page.customers] == expected, sort
+        assert [page.has_next for page in pages] == [True] * 5 + [False], sort
+
+
 def test_a_term_whose_pieces_are_in_every_row_is_found_by_its_rare_part(directory, monkeypatch):
     from kaimen_core.customers import _search as engine
     from kaimen_core.customers._search_terms import rare_part, rarest_share
