@@ -136,7 +136,8 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
             raise RetryLater(str(exc)) from None
         return "failed"
     with db.system_session(engine=engine) as session:
-        message = session.get(Message, message_id)
+        # Locked, so a delivery callback applied meanwhile is read (and kept), not overwritten.
+        message = session.get(Message, message_id, with_for_update=True)
         message.provider_sid = message.provider_sid or result.sid
         status = STORED_AS.get(result.status, result.status)
         if STATUS_RANK.get(status, 0) > STATUS_RANK.get(message.status, 0):
@@ -157,11 +158,11 @@ def apply_status(session: Session, *, sid: str, status: str, error_code: str | N
     ``signer``: the business whose own Twilio account signed the callback (None: the
     platform's); a callback signed by one business never touches another's text.
     """
-    message = session.exec(select(Message).where(Message.provider_sid == sid)).first()
+    message = session.exec(select(Message).where(Message.provider_sid == sid).with_for_update()).first()
     if message is not None and signer not in (None, message.business_id):
         return "wrong account"
     if message is None and message_id is not None:
-        message = session.get(Message, message_id)
+        message = session.get(Message, message_id, with_for_update=True)
         if message is not None and signer not in (None, message.business_id):
             return "wrong account"
         if message is not None and message.provider_sid in (None, sid):

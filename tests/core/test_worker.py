@@ -242,3 +242,34 @@ def test_a_flood_of_events_does_not_keep_the_worker_from_its_jobs(database, fake
         _arrives(number, f"Text {n}", f"SM{n:032d}")
     assert worker.apply_webhooks(limit=2, rounds=2) == 4  # bounded: the jobs get their turn
     assert worker.apply_webhooks(limit=2, rounds=2) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_delivery_callback_applied_while_the_worker_records_the_send_is_not_overwritten(database, fake, worker):
+    """Twilio can call back 'delivered' before the worker has written 'sent': the later write must not win."""
+    from kaimen_core.messaging import _delivery
+
+    message_id, _, _ = queue()
+    holding, release = threading.Event(), threading.Event()
+    send = worker.provider.send
+
+    def deliver_during_the_send(**kwargs):
+        result = send(**kwargs)
+
+        def callback():  # the applier's transaction: applied, not yet committed when the worker records
+            with db.system_session() as session:
+                _delivery.apply_status(session, sid=result.sid, status="delivered", error_code=None,
+                                       message_id=message_id, now=utcnow())
+                session.flush()
+                holding.set()
+                release.wait(5)
+
+        threading.Thread(target=callback).start()
+        holding.wait(5)
+        threading.Timer(0.3, release.set).start()
+        return result
+
+    worker.provider.send = deliver_during_the_send
+    worker.run_once(now=NOW)
+    assert message(message_id).status == "delivered"
