@@ -24,7 +24,6 @@ __all__ = [
     "clean_notes",
     "clean_tags",
     "full_phone",
-    "phone_search_digits",
     "search_text",
 ]
 
@@ -195,22 +194,6 @@ def clean_consent_method(value: str | None, *, field: str = "method") -> str:
         known = ", ".join(CONSENT_METHODS)
         raise ValidationError(f"{value!r} is not a known consent source (one of: {known}).", field=field)
     return _METHOD_LABELS[text]
-
-
-def phone_search_digits(term: str, region: str) -> str | None:
-    """The digits to look for when ``term`` looks like (part of) a phone number, else None."""
-    if not re.fullmatch(r"[\d\s()+.\-/]+", term):
-        return None
-    digits = re.sub(r"\D", "", term)
-    if len(digits) < 3:
-        return digits or None
-    try:
-        number = phonenumbers.parse(term, region)
-        if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-    except phonenumbers.NumberParseException:
-        pass
-    return digits if term.strip().startswith("+") else digits.lstrip("0") or digits
 
 
 def full_phone(term: str, region: str) -> str | None:
