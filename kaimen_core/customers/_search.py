@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import func, literal_column, null, text, tuple_, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import Integer, bindparam, func, literal_column, null, text, tuple_, union_all
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
@@ -270,10 +270,20 @@ def _browse(session: Session, business_id: int, sort_key: _SortKey, offset: int,
     ``(business, key, id)`` indexes (short and long search columns apart, merged in order):
     the ``(business, key)`` index alone reads every row that shares the page's last key
     (a common name) to sort them by id."""
-    parts = [select(Customer).where(Customer.business_id == business_id, part).order_by(*sort_key.order(Customer))
-             .limit(offset + limit) for part in _short_and_long()]
-    rows = aliased(Customer, union_all(*parts).subquery("b"))
-    return list(session.exec(select(rows).order_by(*sort_key.order(rows)).offset(offset).limit(limit)).all())
+    found = session.exec(_browsing(sort_key), params={"business": business_id, "offset": offset, "limit": limit})
+    return list(found.scalars())
+
+
+@cache
+def _browsing(sort_key: _SortKey):
+    """The statement :func:`_browse` runs, built once per sort (its union's columns take a
+    while to set up)."""
+    business, offset, limit = (bindparam(name, type_=Integer) for name in ("business", "offset", "limit"))
+    both = union_all(*(select(Customer).where(Customer.business_id == business, part)
+                       .order_by(*sort_key.order(Customer)).limit(offset + limit) for part in _short_and_long()))
+    both = both.subquery("b")
+    ordered = select(both).order_by(*sort_key.order(both.c, both.c[sort_key.column])).offset(offset).limit(limit)
+    return select(Customer).from_statement(ordered)
 
 
 def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[Customer]:
