@@ -189,7 +189,7 @@ def _streamlit(env: dict[str, str], log_path: Path) -> Iterator[str]:
             _stop(process)
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="package", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def server(request, tmp_path_factory) -> Iterator[Server]:
     """Kaimen with Demo Salon seeded, on SQLite and (when configured) on PostgreSQL."""
     _require_browser()
@@ -216,8 +216,10 @@ def fresh_server(server: Server, request) -> Iterator[Server]:
 # --- the browser ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for this package's tests only: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, which later suites' own loops must not meet."""
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
 
