@@ -5,7 +5,7 @@ reconcile after a crash: was this text already accepted?) and ``delete_message``
 (privacy erasure). :func:`get_provider` picks
 Twilio when ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` are set, else the outbox;
 :func:`account_provider` is Twilio for a business's own account (kept per account).
-:func:`valid_signature` checks a webhook's ``X-Twilio-Signature``.
+Webhook signatures are checked in ``kaimen_core.messaging._checks``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from kaimen_core.config import Settings, get_settings
 
 __all__ = ["OutboxProvider", "SendResult", "SmsError", "SmsProvider", "TwilioProvider", "account_provider",
-           "get_provider", "valid_signature"]
+           "get_provider"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +149,3 @@ def account_provider(account_sid: str, auth_token: str) -> SmsProvider:
 @lru_cache(maxsize=256)
 def _account_provider(account_sid: str, auth_token: str, api_base: str | None) -> TwilioProvider:
     return TwilioProvider(account_sid, auth_token, api_base=api_base)
-
-
-def valid_signature(*, auth_token: str, url: str, params: dict[str, str], signature: str | None) -> bool:
-    """Twilio's HMAC-SHA1 over the exact URL it called and every POST parameter."""
-    from twilio.request_validator import RequestValidator
-
-    if not signature or not auth_token:
-        return False
-    return RequestValidator(auth_token).validate(url, params, signature)
