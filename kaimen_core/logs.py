@@ -7,8 +7,22 @@ reaches a log call: ``log.info("texted %s", Masked.phone(number))``.
 from __future__ import annotations
 
 import logging
+import re
 
-__all__ = ["Masked", "configure_logging", "mask_email", "mask_name", "mask_phone"]
+__all__ = ["Masked", "configure_logging", "failure_reason", "mask_email", "mask_name", "mask_phone"]
+
+_NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short reason for a failure, safe to log or show an operator: no SQL parameters, no numbers.
+
+    A driver's message can quote the row it refused (SQLAlchemy appends the statement's
+    parameters), so only the first line of the underlying error is kept, numbers masked.
+    """
+    origin = getattr(exc, "orig", None) or exc
+    first = (str(origin).strip().splitlines() or [""])[0]
+    return _NUMBER.sub("<number>", f"{type(origin).__name__}: {first}")[:300]
 
 
 def mask_phone(value: str | None) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from kaimen_core import db, jobs, retention
+from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._delivery import RetryLater, deliver
 from kaimen_core.messaging._events import apply_pending_webhooks
 from kaimen_core.messaging._reminders import send_due_reminders
@@ -101,8 +102,8 @@ class Worker:
             jobs.retry_or_fail(job.id, error=str(exc), now=now, engine=self.engine)
             return
         except Exception as exc:  # a recorded failure: the job retries, then stays failed
-            log.exception("job %s (%s) failed", job.id, job.kind)
-            jobs.retry_or_fail(job.id, error=f"{type(exc).__name__}: {exc}", now=now, engine=self.engine)
+            log.error("job %s (%s) failed: %s", job.id, job.kind, failure_reason(exc))
+            jobs.retry_or_fail(job.id, error=failure_reason(exc), now=now, engine=self.engine)
             return
         jobs.finish(job.id, engine=self.engine)
 

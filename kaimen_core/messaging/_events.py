@@ -29,8 +29,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from kaimen_core import db
+from kaimen_core.logs import failure_reason
 from kaimen_core.messaging import _together
-from kaimen_core.messaging._inbound import apply_event, failure_reason
+from kaimen_core.messaging._inbound import apply_event
 from kaimen_core.models import WebhookEvent, utcnow
 
 __all__ = ["apply_pending_webhooks"]
@@ -67,9 +68,9 @@ def _apply_together(session: Session, events: list[WebhookEvent], apply_together
             _mark_applied(session, [event for event in events if event.id in owner], owner, now)
     except OperationalError:
         raise  # the database itself (a deadlock, a lost connection): the whole batch runs again
-    except Exception:
-        log.exception("applying %d %s events together failed; applying them one by one", len(events),
-                      events[0].kind)
+    except Exception as exc:  # logged as failure_reason words it: a driver's message can quote row values
+        log.warning("applying %d %s events together failed (%s); applying them one by one", len(events),
+                    events[0].kind, failure_reason(exc))
         return events
     return [event for event in events if event.id not in owner]
 

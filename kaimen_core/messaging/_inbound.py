@@ -11,7 +11,6 @@ twice has one effect.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -78,7 +77,6 @@ def apply_event(session: Session, event: WebhookEvent, *, now: datetime | None =
     return f"unknown event kind {event.kind[:40]}"
 
 
-_NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
 WRONG_ACCOUNT = "signed with another business's Twilio account"
 
 
@@ -87,13 +85,6 @@ def _wrong_account(session: Session, event: WebhookEvent, path: str) -> str:
     audit.record(session, actor=SYSTEM, action="webhook.wrong_account", business_id=None, target_type="twilio",
                  target_id=event.id, detail={"path": path, "signer_business_id": signer_of(event.payload or {})})
     return WRONG_ACCOUNT
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A short reason for a failed event, safe to show an operator: no SQL parameters, no numbers."""
-    origin = getattr(exc, "orig", None) or exc
-    first = (str(origin).strip().splitlines() or [""])[0]
-    return _NUMBER.sub("<number>", f"{type(origin).__name__}: {first}")[:300]
 
 
 def _business_for(session: Session, number: str | None) -> Business | None:

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kaimen_core import db
+from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._accounts import AccountMap
 from kaimen_core.messaging._checks import (
     INVALID_SIGNATURE,
@@ -207,8 +208,8 @@ class TwilioWebhooks:
         """The reply for one request: empty TwiML once the event is stored, or why it was refused."""
         try:
             accounts = await self.accounts.current()
-        except Exception:  # the database cannot be read: nothing could be stored either
-            log.exception("the map of businesses' Twilio accounts could not be read")
+        except Exception as exc:  # the database cannot be read: nothing could be stored either
+            log.error("the map of businesses' Twilio accounts could not be read: %s", failure_reason(exc))
             return _UNAVAILABLE
         checked = check_twilio(path=path, query=query, content_type=content_type, body=body, signature=signature,
                                accounts=accounts)
@@ -221,8 +222,8 @@ class TwilioWebhooks:
             return checked
         try:
             await self.writer.store(checked)
-        except Exception:  # not stored, so not acknowledged: Twilio sees a failure, not a delivery
-            log.exception("a %s event could not be stored", checked.kind)
+        except Exception as exc:  # not stored, so not acknowledged: Twilio sees a failure, not a delivery
+            log.error("a %s event could not be stored: %s", checked.kind, failure_reason(exc))
             return _UNAVAILABLE
         return _ACCEPTED
 
