@@ -11,21 +11,23 @@ term (every route gives exactly the same page):
 * the **trigram index** (pg_trgm GIN): every match is found and only the matches are
   sorted: quick when they are few.
 
-A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order. A term found
-three times or more in the sample is common: the sort index is read (``WALK_ROWS``); if
-they do not fill the page, the matches are collected through the trigram index. A term
-not found in the sample is rare: the trigram index is asked first, with only the part of the
-term whose trigrams are not in most rows (a term such as ``customer777`` would otherwise
-read the trigram index's whole lists for ``cus``, ``ust``... to find one row). A term found
-once or twice may be either (one customer's email, or a name in one row of 500). One with a
-rare piece is rare: its lookup reads a short list. One whose pieces are all common (``ana
-gar``) would read long lists. Sorted by name, where a name's rows lie together, the sort
-index is read first, ``TRIAL_ROWS`` entries and on while the matches found so far would fill
-the page within ``TRIAL_REACH``, then the trigram index. In time order its matches are
-spread as in the sample (one or two in 1,000: a page is 25,000 entries or more away), so
-the trigram index is asked first.
+A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
+
+* found three times or more in the sample, the term is common: the first ``WALK_REACH``
+  entries of the sort index are read (one statement, bounded by entries read, not by
+  matches); if they do not fill the page, the trigram index collects the matches;
+* not found, or found once or twice with a rare piece (one customer's email, a phone
+  fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
+  looked up with only the part of the term whose trigrams are not in most rows (a term such
+  as ``customer777`` would otherwise read the whole lists for ``cus``, ``ust``... to find one
+  row). More, and the term is not rare after all (``777`` in 0.4 % of phones): the sort
+  index is read as for a common term, then up to ``RARE_MATCHES`` are collected;
+* found once or twice with only common pieces (``ana gar``), the term may be a name in one
+  row of 500, and its lookup would read long lists: the sort index is read first.
+
 Whatever the route, more than ``RARE_MATCHES`` matches falls back to reading the sort index
-to the page's end.
+to the page's end. The trigram index's first column is the business; a lookup leaves it
+out when the business holds most of the table (see ``_Substring._lookup``).
 
 SQLite has no trigram index: its search reads the business's rows in sort order.
 """
@@ -35,9 +37,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
-from sqlalchemy import Integer, bindparam, func, literal_column, null, text, tuple_, union_all
+from sqlalchemy import Integer, bindparam, func, literal, literal_column, text, union_all
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
@@ -47,30 +49,29 @@ from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "TRIAL_REACH", "TRIAL_ROWS", "WALK_ROWS",
-           "CustomerPage", "search_customers"]
+__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_REACH", "CustomerPage",
+           "search_customers"]
 
 PAGE_SIZE = 50
 #: Newest rows of the business that tell a common term from a rare one.
 SAMPLE_ROWS = 1000
 #: Matches in the sample that make a term common (3 in 1,000: a page of 50 within ~17,000 rows).
 _COMMON = 3
-#: Entries of the sort index a common term reads, in stretches that end at these numbers,
-#: before asking the trigram index.
-WALK_ROWS = (1000, 3000, 7000, 15000, 31000)
-#: A term found only once or twice in the sample reads the sort index in stretches that end
-#: at the WALK_ROWS from TRIAL_ROWS to TRIAL_REACH, and stops as soon as the matches found so
-#: far, at their rate, would not fill the page within TRIAL_REACH entries: beyond, the
-#: trigram index costs less (at a million customers, walking 28,000 entries took 50 ms
-#: where the trigram index took 38 ms for the same 0.2 % term).
-TRIAL_ROWS = 7000
-TRIAL_REACH = 15000
+#: Entries of the sort index read at most before the trigram index is asked (at a million
+#: customers, 32,000 entries take about 7 ms: a term in 0.16 % of rows fills a page of 50).
+WALK_REACH = 32000
 #: Matches up to which the trigram index's matches are sorted; beyond, the sort index is read.
 RARE_MATCHES = 2000
+#: A rare term's lookup collects at most this many first; more, and the sort index is read
+#: before collecting up to RARE_MATCHES (0.5 ms to learn it at a million customers).
+FEW_MATCHES = 200
 #: A trigram lookup is quick when one of its three-letter pieces is in at most this share
 #: of the sample's rows (the index steps through the other lists along the shortest one);
 #: a term found once or twice in the sample whose lookup is not quick reads the sort index first.
 _SHORT_LIST = 0.01
+#: A table row read and dropped costs about as much as this many entries of an index list
+#: (0.8 µs against 0.003 µs, measured at a million customers).
+_ROW_PER_LIST_ENTRY = 270
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
 SHORT_TEXT_BYTES = 1800
@@ -111,22 +112,22 @@ def search_customers(
     sort_key = _SortKey(*SORTS[sort])
     number, needle = search_needle(query, region)
     postgres = session.connection().dialect.name == "postgresql"
+    first = page * page_size
     if needle and postgres:
         # the ids of the matches up to the end of the page, and one more
-        ids = _Substring(session, actor.business_id, needle, sort_key).first((page + 1) * page_size + 1)
-        found = _rows_in_order(session, actor.business_id, ids[page * page_size:])
-    elif postgres and not number:
-        found = _browse(session, actor.business_id, sort_key, page * page_size, page_size + 1)
+        ids = _Substring(session, actor.business_id, needle, sort_key).first(first + page_size + 1)
+        shown = _rows_in_order(session, actor.business_id, ids[first:first + page_size])
+        has_next = len(ids) > first + page_size
     else:
-        where = (Customer.business_id == actor.business_id, search_condition(query, region))
-        found = session.exec(select(Customer).where(*where).order_by(*sort_key.order(Customer))
-                             .offset(page * page_size).limit(page_size + 1)).all()
-    return CustomerPage(
-        customers=[CustomerPublic.model_validate(c, from_attributes=True) for c in found[:page_size]],
-        page=page,
-        page_size=page_size,
-        has_next=len(found) > page_size,
-    )
+        if postgres and not number:
+            found = _browse(session, actor.business_id, sort_key, first, page_size + 1)
+        else:
+            where = (Customer.business_id == actor.business_id, search_condition(query, region))
+            found = session.exec(select(Customer).where(*where).order_by(*sort_key.order(Customer))
+                                 .offset(first).limit(page_size + 1)).all()
+        shown = [CustomerPublic.model_validate(c, from_attributes=True) for c in found[:page_size]]
+        has_next = len(found) > page_size
+    return CustomerPage(customers=shown, page=page, page_size=page_size, has_next=has_next)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +142,6 @@ class _SortKey:
             return col(key).desc(), col(source.id).desc()
         return col(key).asc(), col(source.id).asc()
 
-    def before(self, row, bound):
-        """``row`` sorts before ``bound``: the start of the sort index up to ``bound``."""
-        return row > bound if self.descending else row < bound
 
 
 #: Planner settings: read the sort index in order (the planner cannot tell how common a
@@ -159,11 +157,13 @@ class _Substring:
     """PostgreSQL: the ids of a substring search's first matches, in sort order."""
 
     def __init__(self, session: Session, business_id: int, needle: str, sort_key: _SortKey) -> None:
-        self.session, self.needle, self.sort_key = session, needle, sort_key
+        self.session, self.business_id, self.needle, self.sort_key = session, business_id, needle, sort_key
         self.in_business = Customer.business_id == business_id
-        self.matches = contains(col(Customer.search_text), needle)
+        # strpos for reading the sort indexes (a fifth quicker than LIKE); LIKE for the trigram index
+        self.matches = func.strpos(Customer.search_text, needle) > 0
         self.order = sort_key.order(Customer)
         self.short, self.long = _short_and_long()
+        self.share: float | None = None  # the business's share of the table, once asked
 
     def first(self, wanted: int) -> list[int]:
         with _planner(self.session, _SORT_INDEX) as use:
@@ -174,88 +174,105 @@ class _Substring:
                 return self._walk(wanted)
             hits = rows_holding(self.needle, sample)
             if hits >= _COMMON:
-                ids = self._windows(wanted)
-                if ids is not None:
-                    return ids
                 probe = self.needle if indexable(self.needle) else None
+                tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
             else:
                 probe = rare_part(self.needle, sample)
                 # Found once or twice: one customer's email, or a name in one row of 500? A
-                # lookup whose pieces are all common reads long lists: in name order, where a
-                # name's rows lie together, read the sort index first. (In time order the
-                # matches are spread as in the sample: a page lies 25,000+ entries away.)
-                if (hits and probe is not None and self.sort_key.column == "name"
-                        and rarest_share(probe, sample) > _SHORT_LIST):
-                    ids = self._windows(wanted, patient=False)
-                    if ids is not None:
-                        return ids
-            if probe is not None:
-                use(_TRIGRAM_INDEX)
-                ids = self._collect(probe, wanted)
+                # lookup whose pieces are all common reads long lists: read the sort index first.
+                if hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST):
+                    tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
+                else:  # a short list: collect a few; more, and the term is not rare after all
+                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach,
+                             partial(self._collect, probe, RARE_MATCHES, sample)]
+            for attempt in tries:
+                ids = attempt(wanted, use)
                 if ids is not None:
                     return ids
-                use(_SORT_INDEX)
             return self._walk(wanted)
 
-    def _walk(self, wanted: int, *window) -> list[int]:
-        """The first ``wanted`` matches in sort order (in ``window``)."""
-        return list(self.session.exec(self._matches(wanted, *window)).all())
-
-    def _matches(self, wanted: int, *window):
-        """SELECT of the first ``wanted`` matches' ids in sort order (in ``window``): the short
-        rows' covering index and the long rows' own index, merged in order."""
+    def _walk(self, wanted: int) -> list[int]:
+        """The first ``wanted`` matches in sort order: the short rows' covering index and the
+        long rows' own index, each read until it has them, merged in order."""
         key = getattr(Customer, self.sort_key.column)
-        both = union_all(*(select(Customer.id, key.label("key")).where(self.in_business, size, self.matches, *window)
+        both = union_all(*(select(Customer.id, key.label("key")).where(self.in_business, size, self.matches)
                            .order_by(*self.order).limit(wanted) for size in (self.short, self.long))).subquery("m")
-        return select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key)).limit(wanted)
+        return list(self.session.exec(select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key))
+                                      .limit(wanted)).all())
 
-    def _windows(self, wanted: int, *, patient: bool = True) -> list[int] | None:
-        """The first matches among the first entries of the sort index, read a stretch at a
-        time (WALK_ROWS); None when they are fewer than ``wanted`` and the business has more.
-        Unless ``patient``, the stretches run from ``TRIAL_ROWS`` (a term this rare seldom
-        fills a page sooner) to ``TRIAL_REACH``, and the walk stops as soon as the matches
-        found so far, at the same rate, would not fill the page by then.
-
-        Each stretch is one statement: its end (the entry that many entries on, absent past
-        the business's last entry), then the matches before that end."""
+    def _reach(self, wanted: int, _use) -> list[int] | None:
+        """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
+        index (read up to that many, then kept when they match: the bound is on entries read,
+        not on matches); None when they are fewer. Long rows are few: all are read."""
         key = getattr(Customer, self.sort_key.column)
-        row, ids, start, read = tuple_(key, Customer.id), [], (), 0
-        for upto in WALK_ROWS if patient else [n for n in WALK_ROWS if TRIAL_ROWS <= n <= TRIAL_REACH]:
-            end = (select(key.label("key"), Customer.id.label("id")).where(self.in_business, self.short, *start)
-                   .order_by(*self.order).offset(upto - read).limit(1).cte("stretch_end").prefix_with("MATERIALIZED"))
-            edge = tuple_(select(end.c.key).scalar_subquery(), select(end.c.id).scalar_subquery())
-            found = self.session.exec(union_all(
-                select(end.c.key, end.c.id),
-                select(null(), *self._matches(wanted - len(ids), *start, self.sort_key.before(row, edge))
-                       .subquery("w").c))).all()
-            bound = next(((k, i) for k, i in found if k is not None), None)
-            if bound is None:  # the business ends within the stretch: walk to its end
-                ids += self._walk(wanted - len(ids), *start)
-                return ids
-            ids += [i for k, i in found if k is None]
-            if len(ids) >= wanted:
-                return ids
-            if not patient and len(ids) * TRIAL_REACH < wanted * upto:
-                return None
-            start, read = (~self.sort_key.before(row, tuple_(*bound)),), upto
-        return None
+        head = (select(Customer.id, key.label("key"), Customer.search_text).where(self.in_business, self.short)
+                .order_by(*self.order).limit(WALK_REACH).subquery("head"))
+        short = (select(head.c.id, head.c.key, literal(True).label("short"))
+                 .where(func.strpos(head.c.search_text, self.needle) > 0)
+                 .order_by(*self.sort_key.order(head.c, head.c.key)).limit(wanted))
+        long = (select(Customer.id, key.label("key"), literal(False).label("short"))
+                .where(self.in_business, self.long, self.matches).order_by(*self.order).limit(wanted))
+        both = union_all(short, long).subquery("s")
+        in_order = self.sort_key.order(both.c, both.c.key)
+        rows = self.session.exec(select(both.c.id, both.c.short).order_by(*in_order)).all()
+        if sum(1 for _, in_short in rows if in_short) < wanted:
+            return None  # the reach ended first: long rows past its end may not come next
+        return [i for i, _ in rows[:wanted]]
 
-    def _collect(self, probe: str, wanted: int) -> list[int] | None:
+    def _lookup(self, probe: str, sample: list[str]):
+        """The business condition of a trigram lookup. The index's first column is the
+        business: looking it up reads the business's whole list (3 ms at a million rows).
+        Left out, the lookup reads the probe's lists for every business and the table's rows
+        of the others are read and dropped. Chosen by which costs less: the business's share
+        of the table (the planner's estimates) against the probe's share of the sample."""
+        if self.share is None:
+            self.share = _business_share(self.session, self.business_id)
+        share = self.share
+        others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - share)
+        if others * _ROW_PER_LIST_ENTRY < share:
+            return Customer.business_id + 0 == self.business_id  # not an index condition
+        return self.in_business
+
+    def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int, use) -> list[int] | None:
         """All matches through the trigram index (looked up with ``probe``, a part of the
-        term), sorted; None when there are more than RARE_MATCHES."""
+        term), sorted; None when there are more than ``most`` (or no probe)."""
+        if probe is None:
+            return None
+        use(_TRIGRAM_INDEX)
+        try:
+            return self._collected(probe, most, self._lookup(probe, sample), wanted)
+        finally:
+            use(_SORT_INDEX)
+
+    def _collected(self, probe: str, most: int, in_business, wanted: int) -> list[int] | None:
         # A part of the term is looked up; the whole term is then checked on each row found
         # (strpos, which the trigram index does not answer, so its lists are not read).
         exact = () if probe == self.needle else (func.strpos(Customer.search_text, self.needle) > 0,)
         key = getattr(Customer, self.sort_key.column)
         hits = (select(Customer.id, key.label("key"))
-                .where(self.in_business, contains(col(Customer.search_text), probe), *exact)
-                .limit(RARE_MATCHES + 1).cte("hits").prefix_with("MATERIALIZED"))
+                .where(in_business, contains(col(Customer.search_text), probe), *exact)
+                .limit(most + 1).cte("hits").prefix_with("MATERIALIZED"))
         total = select(func.count()).select_from(hits).scalar_subquery()
         rows = self.session.exec(select(hits.c.id, total).order_by(*self.sort_key.order(hits.c, hits.c.key))
                                  .limit(wanted)).all()
-        if rows and rows[0][1] > RARE_MATCHES:
+        if rows and rows[0][1] > most:
             return None
         return [row[0] for row in rows]
+
+
+_SHARE = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
+              "UNION ALL SELECT 1 FROM customers")
+
+
+def _business_share(session: Session, business_id: int) -> float:
+    """The business's share of the customers table, from the planner's statistics (the
+    app's role may not read pg_stats; both estimates are scaled alike by row-level security)."""
+    [[plan]] = session.exec(_SHARE, params={"business": business_id}).one()
+    rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
+            if part.get("Parent Relationship") == "Member"]
+    if len(rows) != 2 or not rows[1]:  # a plan of another shape: keep to the business's list
+        return 0.0
+    return min(rows[0] / rows[1], 1.0)
 
 
 def _short_and_long() -> tuple:
@@ -286,12 +303,17 @@ def _browsing(sort_key: _SortKey):
     return select(Customer).from_statement(ordered)
 
 
-def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[Customer]:
+def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[CustomerPublic]:
+    """The customers ``ids`` in that order, read as the page shows them (the table's rows,
+    not ORM objects: a page of 50 costs a third of the time)."""
     if not ids:
         return []
-    by_id = {c.id: c for c in session.exec(select(Customer).where(
-        Customer.business_id == business_id, col(Customer.id).in_(ids))).all()}
-    return [by_id[i] for i in ids if i in by_id]
+    rows = session.exec(select(*_PUBLIC_COLUMNS).where(Customer.business_id == business_id, col(Customer.id).in_(ids)))
+    by_id = {row.id: row for row in rows}
+    return [CustomerPublic.model_validate(by_id[i]._asdict()) for i in ids if i in by_id]
+
+
+_PUBLIC_COLUMNS = tuple(getattr(Customer, name) for name in CustomerPublic.model_fields)
 
 
 _NOW = text("SELECT n, current_setting(n) FROM unnest(CAST(:names AS text[])) AS n")

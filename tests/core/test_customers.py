@@ -172,18 +172,20 @@ def test_rows_written_by_any_orm_path_are_searchable_and_blanking_them_clears_th
 # the trigram index, or both (kaimen_core.customers._search). Every route must give exactly
 # the page the plain definition gives: the matches sorted by the key, then the id.
 
+_RARE = {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0}  # terms whose lookup reads a short list
+_TWICE = {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0}  # found, but fewer than _COMMON times
 _ROUTES = {  # module settings that send every search down one route
-    "walk the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (2, 5, 10_000)},
-    "windows, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2)},
-    "trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0},
-    "trigram matches, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0, "RARE_MATCHES": 0},
-    "windows, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_ROWS": (1, 2), "RARE_MATCHES": 0},
-    # terms found in the sample, but fewer than _COMMON times, whose lookup would read long lists
-    "trial walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0, "WALK_ROWS": (2, 5, 10_000)},
-    "trial walk, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
-                                         "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "TRIAL_REACH": 2},
-    "trial walk, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0,
-                                       "WALK_ROWS": (1, 2), "TRIAL_ROWS": 1, "TRIAL_REACH": 2, "RARE_MATCHES": 0},
+    "reach the page in the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 10_000},
+    "reach, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2},
+    "reach, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "trigram matches in the business's list": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 10**9},
+    "trigram matches in the term's lists only": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 0},
+    "a few trigram matches, then reach": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 10_000},
+    "a few, reach, then trigram matches": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2},
+    "a few, reach, trigram, then the long walk": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
+    "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
+    "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
