@@ -269,6 +269,27 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
     assert tuple(after) == tuple(before) == ("on", "on")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_security(database):
+    # The app's role may not read pg_stats; the planner's estimates tell a trigram lookup
+    # whether reading the business's own list is worth it (kaimen_core.customers._search).
+    from sqlalchemy import text
+
+    from kaimen_core.customers._search import _business_share
+
+    big, small = make_business(), make_business()
+    for i in range(40):
+        _add(big.owner if i < 30 else small.owner, name=f"Client {i}", phone=f"21255503{i:02d}")
+    with database.owner.begin() as connection:
+        connection.execute(text("ANALYZE customers"))
+    shares = []
+    for tenant in (big, small):
+        with db.tenant_session(tenant.owner) as session:
+            shares.append(_business_share(session, tenant.business_id))
+    assert shares == [pytest.approx(0.75, abs=0.02), pytest.approx(0.25, abs=0.02)]
+
+
 @pytest.mark.parametrize(
     ("region", "phone", "typed"),
     [
