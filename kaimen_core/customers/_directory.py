@@ -89,7 +89,12 @@ def phone_fragment(term: str, region: str) -> str | None:
 
 def contains(column, needle: str) -> ColumnElement[bool]:
     """``column`` holds ``needle`` anywhere (``LIKE '%needle%'``, wildcards taken literally)."""
-    return column.like(f"%{_escape_like(needle)}%", escape="\\")
+    return column.like(like_pattern(needle), escape="\\")
+
+
+def like_pattern(needle: str) -> str:
+    """The ``LIKE`` pattern (escape ``\\``) for text holding ``needle`` anywhere."""
+    return f"%{_escape_like(needle)}%"
 
 
 def search_condition(term: str | None, region: str) -> ColumnElement[bool]:

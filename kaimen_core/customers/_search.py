@@ -20,14 +20,16 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
   fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
   looked up with only the part of the term whose trigrams are not in most rows (a term such
   as ``customer777`` would otherwise read the whole lists for ``cus``, ``ust``... to find one
-  row). More, and the term is not rare after all (``777`` in 0.4 % of phones): the sort
-  index is read as for a common term, then up to ``RARE_MATCHES`` are collected;
+  row). More, and the term is not rare after all (``777`` in 0.4 % of phones); but a page's
+  worth of those found, sorted, ends at a row the page cannot pass, and the sort index is
+  read from the start, stopping there at the latest;
 * found once or twice with only common pieces (``ana gar``), the term may be a name in one
   row of 500, and its lookup would read long lists: the sort index is read first.
 
-Whatever the route, more than ``RARE_MATCHES`` matches falls back to reading the sort index
-to the page's end. The trigram index's first column is the business; a lookup leaves it
-out when the business holds most of the table (see ``_Substring._lookup``).
+Collecting stops at ``RARE_MATCHES`` matches, and those again tell where the page ends at
+the latest; a later page than they reach reads the sort index to the page's end. The
+trigram index's first column is the business; a lookup leaves it out when the business
+holds most of the table (see ``_Substring._by_business``).
 
 SQLite has no trigram index: its search reads the business's rows in sort order.
 """
@@ -37,13 +39,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 
-from sqlalchemy import Integer, bindparam, func, literal, literal_column, text, union_all
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session, select
 
 from kaimen_core.actors import Actor
-from kaimen_core.customers._directory import _require_member, business_region, contains, search_condition, search_needle
+from kaimen_core.customers import _search_sql as statements
+from kaimen_core.customers._directory import (
+    _require_member,
+    business_region,
+    like_pattern,
+    search_condition,
+    search_needle,
+)
+from kaimen_core.customers._search_sql import PUBLIC_COLUMNS, SortKey
 from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
@@ -60,10 +70,10 @@ _COMMON = 3
 #: Entries of the sort index read at most before the trigram index is asked (at a million
 #: customers, 32,000 entries take about 7 ms: a term in 0.16 % of rows fills a page of 50).
 WALK_REACH = 32000
-#: Matches up to which the trigram index's matches are sorted; beyond, the sort index is read.
+#: Matches up to which the trigram index's matches are collected and sorted.
 RARE_MATCHES = 2000
-#: A rare term's lookup collects at most this many first; more, and the sort index is read
-#: before collecting up to RARE_MATCHES (0.5 ms to learn it at a million customers).
+#: A rare term's lookup collects at most this many (1 ms at a million customers when there
+#: are more); more, and the sort index is read up to where they say the page ends.
 FEW_MATCHES = 200
 #: A trigram lookup is quick when one of its three-letter pieces is in at most this share
 #: of the sample's rows (the index steps through the other lists along the shortest one);
@@ -72,9 +82,6 @@ _SHORT_LIST = 0.01
 #: A table row read and dropped costs about as much as this many entries of an index list
 #: (0.8 µs against 0.003 µs, measured at a million customers).
 _ROW_PER_LIST_ENTRY = 270
-#: Rows whose search column is longer are in small sort indexes of their own (a btree
-#: entry holds at most 2,704 bytes; migration 0007).
-SHORT_TEXT_BYTES = 1800
 #: Sort choices: label -> (column, descending).
 SORTS = {
     "name": ("name", False),
@@ -109,7 +116,7 @@ def search_customers(
     page = max(int(page), 0)
     page_size = max(1, min(int(page_size), 200))
     region = business_region(session, actor=actor)
-    sort_key = _SortKey(*SORTS[sort])
+    sort_key = SortKey(*SORTS[sort])
     number, needle = search_needle(query, region)
     postgres = session.connection().dialect.name == "postgresql"
     first = page * page_size
@@ -120,28 +127,16 @@ def search_customers(
         has_next = len(ids) > first + page_size
     else:
         if postgres and not number:
-            found = _browse(session, actor.business_id, sort_key, first, page_size + 1)
+            found = session.connection().execute(
+                statements.browse(sort_key),
+                {"business": actor.business_id, "offset": first, "limit": page_size + 1}).all()
         else:
             where = (Customer.business_id == actor.business_id, search_condition(query, region))
-            found = session.exec(select(Customer).where(*where).order_by(*sort_key.order(Customer))
+            found = session.exec(select(*PUBLIC_COLUMNS).where(*where).order_by(*sort_key.order(Customer))
                                  .offset(first).limit(page_size + 1)).all()
-        shown = [CustomerPublic.model_validate(c, from_attributes=True) for c in found[:page_size]]
+        shown = [CustomerPublic.model_validate(row._asdict()) for row in found[:page_size]]
         has_next = len(found) > page_size
     return CustomerPage(customers=shown, page=page, page_size=page_size, has_next=has_next)
-
-
-@dataclass(frozen=True, slots=True)
-class _SortKey:
-    column: str
-    descending: bool
-
-    def order(self, source, key=None) -> tuple:
-        """ORDER BY for the sort key (``key`` when given, else ``source``'s column) and the id."""
-        key = getattr(source, self.column) if key is None else key
-        if self.descending:
-            return col(key).desc(), col(source.id).desc()
-        return col(key).asc(), col(source.id).asc()
-
 
 
 #: Planner settings: read the sort index in order (the planner cannot tell how common a
@@ -156,20 +151,17 @@ _TRIGRAM_INDEX = {"jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "o
 class _Substring:
     """PostgreSQL: the ids of a substring search's first matches, in sort order."""
 
-    def __init__(self, session: Session, business_id: int, needle: str, sort_key: _SortKey) -> None:
+    def __init__(self, session: Session, business_id: int, needle: str, sort_key: SortKey) -> None:
         self.session, self.business_id, self.needle, self.sort_key = session, business_id, needle, sort_key
-        self.in_business = Customer.business_id == business_id
-        # strpos for reading the sort indexes (a fifth quicker than LIKE); LIKE for the trigram index
-        self.matches = func.strpos(Customer.search_text, needle) > 0
-        self.order = sort_key.order(Customer)
-        self.short, self.long = _short_and_long()
+        self.connection = session.connection()
         self.share: float | None = None  # the business's share of the table, once asked
+
+    def _run(self, statement, **params):
+        return self.connection.execute(statement, {"business": self.business_id, "needle": self.needle, **params})
 
     def first(self, wanted: int) -> list[int]:
         with _planner(self.session, _SORT_INDEX) as use:
-            sample = self.session.exec(select(Customer.search_text).where(self.in_business, self.short)
-                                       .order_by(col(Customer.created_at).desc(), col(Customer.id).desc())
-                                       .limit(SAMPLE_ROWS)).all()
+            sample = self._run(statements.sample(), rows=SAMPLE_ROWS).scalars().all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
             hits = rows_holding(self.needle, sample)
@@ -191,73 +183,60 @@ class _Substring:
                     return ids
             return self._walk(wanted)
 
-    def _walk(self, wanted: int) -> list[int]:
-        """The first ``wanted`` matches in sort order: the short rows' covering index and the
-        long rows' own index, each read until it has them, merged in order."""
-        key = getattr(Customer, self.sort_key.column)
-        both = union_all(*(select(Customer.id, key.label("key")).where(self.in_business, size, self.matches)
-                           .order_by(*self.order).limit(wanted) for size in (self.short, self.long))).subquery("m")
-        return list(self.session.exec(select(both.c.id).order_by(*self.sort_key.order(both.c, both.c.key))
-                                      .limit(wanted)).all())
+    def _walk(self, wanted: int, last: tuple | None = None) -> list[int]:
+        """The first ``wanted`` matches in sort order, reading the sort indexes until found
+        (and no further than the row ``last``, when given)."""
+        if last is None:
+            return list(self._run(statements.walk(self.sort_key), wanted=wanted).scalars())
+        return list(self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted,
+                              last_key=last[0], last_id=last[1]).scalars())
 
     def _reach(self, wanted: int, _use) -> list[int] | None:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
-        index (read up to that many, then kept when they match: the bound is on entries read,
-        not on matches); None when they are fewer. Long rows are few: all are read."""
-        key = getattr(Customer, self.sort_key.column)
-        head = (select(Customer.id, key.label("key"), Customer.search_text).where(self.in_business, self.short)
-                .order_by(*self.order).limit(WALK_REACH).subquery("head"))
-        short = (select(head.c.id, head.c.key, literal(True).label("short"))
-                 .where(func.strpos(head.c.search_text, self.needle) > 0)
-                 .order_by(*self.sort_key.order(head.c, head.c.key)).limit(wanted))
-        long = (select(Customer.id, key.label("key"), literal(False).label("short"))
-                .where(self.in_business, self.long, self.matches).order_by(*self.order).limit(wanted))
-        both = union_all(short, long).subquery("s")
-        in_order = self.sort_key.order(both.c, both.c.key)
-        rows = self.session.exec(select(both.c.id, both.c.short).order_by(*in_order)).all()
+        index (the bound is on entries read, not on matches); None when they are fewer.
+        Long rows are few: all are read."""
+        rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH).all()
         if sum(1 for _, in_short in rows if in_short) < wanted:
             return None  # the reach ended first: long rows past its end may not come next
         return [i for i, _ in rows[:wanted]]
 
-    def _lookup(self, probe: str, sample: list[str]):
-        """The business condition of a trigram lookup. The index's first column is the
-        business: looking it up reads the business's whole list (3 ms at a million rows).
-        Left out, the lookup reads the probe's lists for every business and the table's rows
-        of the others are read and dropped. Chosen by which costs less: the business's share
-        of the table (the planner's estimates) against the probe's share of the sample."""
-        if self.share is None:
-            self.share = _business_share(self.session, self.business_id)
-        share = self.share
-        others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - share)
-        if others * _ROW_PER_LIST_ENTRY < share:
-            return Customer.business_id + 0 == self.business_id  # not an index condition
-        return self.in_business
-
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int, use) -> list[int] | None:
         """All matches through the trigram index (looked up with ``probe``, a part of the
-        term), sorted; None when there are more than ``most`` (or no probe)."""
+        term; the whole term is then checked on each row found), sorted; None when there
+        are more than ``most`` (or no probe).
+
+        More than ``most`` still tells where the page ends at the latest: ``wanted`` of the
+        rows found, sorted, end at a row the page cannot pass. The sort indexes are then
+        read, and stop there at the latest (when all those rows are short ones, the walk's
+        own limit stops it there: the bound, a row comparison on each entry read, would
+        only slow it down)."""
         if probe is None:
             return None
         use(_TRIGRAM_INDEX)
         try:
-            return self._collected(probe, most, self._lookup(probe, sample), wanted)
+            statement = statements.collect(self.sort_key, exact=probe == self.needle,
+                                           by_business=self._by_business(probe, sample))
+            rows = self._run(statement, pattern=like_pattern(probe), limit=most + 1, wanted=wanted).all()
         finally:
             use(_SORT_INDEX)
-
-    def _collected(self, probe: str, most: int, in_business, wanted: int) -> list[int] | None:
-        # A part of the term is looked up; the whole term is then checked on each row found
-        # (strpos, which the trigram index does not answer, so its lists are not read).
-        exact = () if probe == self.needle else (func.strpos(Customer.search_text, self.needle) > 0,)
-        key = getattr(Customer, self.sort_key.column)
-        hits = (select(Customer.id, key.label("key"))
-                .where(in_business, contains(col(Customer.search_text), probe), *exact)
-                .limit(most + 1).cte("hits").prefix_with("MATERIALIZED"))
-        total = select(func.count()).select_from(hits).scalar_subquery()
-        rows = self.session.exec(select(hits.c.id, total).order_by(*self.sort_key.order(hits.c, hits.c.key))
-                                 .limit(wanted)).all()
-        if rows and rows[0][1] > most:
+        if not rows or rows[0].total <= most:
+            return [row.id for row in rows]
+        if len(rows) < wanted:  # a later page than the rows found reach
             return None
-        return [row[0] for row in rows]
+        if not any(row.long for row in rows):
+            return self._walk(wanted)
+        return self._walk(wanted, (rows[-1].key, rows[-1].id))
+
+    def _by_business(self, probe: str, sample: list[str]) -> bool:
+        """Whether a trigram lookup reads the business's list in the index (its first
+        column: 3 ms at a million rows), rather than only the probe's lists, dropping the
+        table's rows of other businesses as it reads them. Chosen by which costs less: the
+        business's share of the table (the planner's estimates) against the probe's share
+        of the sample."""
+        if self.share is None:
+            self.share = _business_share(self.session, self.business_id)
+        others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - self.share)
+        return others * _ROW_PER_LIST_ENTRY >= self.share
 
 
 _SHARE = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
@@ -275,48 +254,18 @@ def _business_share(session: Session, business_id: int) -> float:
     return min(rows[0] / rows[1], 1.0)
 
 
-def _short_and_long() -> tuple:
-    """Rows whose search column is in the sort indexes that carry it, and the others (the
-    bound a constant in the SQL text, so that the planner matches the partial indexes)."""
-    size, bound = func.octet_length(Customer.search_text), literal_column(str(SHORT_TEXT_BYTES))
-    return size <= bound, size > bound
-
-
-def _browse(session: Session, business_id: int, sort_key: _SortKey, offset: int, limit: int) -> list[Customer]:
-    """PostgreSQL: customers ``offset`` to ``offset + limit`` in sort order, read through the
-    ``(business, key, id)`` indexes (short and long search columns apart, merged in order):
-    the ``(business, key)`` index alone reads every row that shares the page's last key
-    (a common name) to sort them by id."""
-    found = session.exec(_browsing(sort_key), params={"business": business_id, "offset": offset, "limit": limit})
-    return list(found.scalars())
-
-
-@cache
-def _browsing(sort_key: _SortKey):
-    """The statement :func:`_browse` runs, built once per sort (its union's columns take a
-    while to set up)."""
-    business, offset, limit = (bindparam(name, type_=Integer) for name in ("business", "offset", "limit"))
-    both = union_all(*(select(Customer).where(Customer.business_id == business, part)
-                       .order_by(*sort_key.order(Customer)).limit(offset + limit) for part in _short_and_long()))
-    both = both.subquery("b")
-    ordered = select(both).order_by(*sort_key.order(both.c, both.c[sort_key.column])).offset(offset).limit(limit)
-    return select(Customer).from_statement(ordered)
-
-
 def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[CustomerPublic]:
-    """The customers ``ids`` in that order, read as the page shows them (the table's rows,
-    not ORM objects: a page of 50 costs a third of the time)."""
+    """The customers ``ids`` in that order, as the page shows them."""
     if not ids:
         return []
-    rows = session.exec(select(*_PUBLIC_COLUMNS).where(Customer.business_id == business_id, col(Customer.id).in_(ids)))
+    rows = session.connection().execute(statements.page_rows(), {"business": business_id, "ids": ids})
     by_id = {row.id: row for row in rows}
     return [CustomerPublic.model_validate(by_id[i]._asdict()) for i in ids if i in by_id]
 
 
-_PUBLIC_COLUMNS = tuple(getattr(Customer, name) for name in CustomerPublic.model_fields)
-
-
-_NOW = text("SELECT n, current_setting(n) FROM unnest(CAST(:names AS text[])) AS n")
+#: Reads each setting, then sets it (a row's columns are computed in order).
+_SWAP = text("SELECT n, current_setting(n), set_config(n, v, true) "
+             "FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
 _SET = text("SELECT set_config(n, v, true) FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
 
 
@@ -324,12 +273,12 @@ _SET = text("SELECT set_config(n, v, true) FROM unnest(CAST(:names AS text[]), C
 def _planner(session: Session, settings: dict[str, str]) -> Iterator:
     """Planner settings for the statements inside (yielding a function that switches to
     others), put back afterwards; they last for this transaction only."""
-    before = dict(session.exec(_NOW, params={"names": list(settings)}).all())
+    swapped = session.exec(_SWAP, params={"names": list(settings), "values": list(settings.values())}).all()
+    before = {name: value for name, value, _ in swapped}
 
     def use(chosen: dict[str, str]) -> None:
         session.exec(_SET, params={"names": list(chosen), "values": list(chosen.values())})
 
-    use(settings)
     try:
         yield use
     finally:

@@ -183,6 +183,10 @@ _ROUTES = {  # module settings that send every search down one route
     "a few trigram matches, then reach": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 10_000},
     "a few, reach, then trigram matches": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2},
     "a few, reach, trigram, then the long walk": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    # more matches than collected: the sort index is read up to the last of the page's worth found
+    "a few trigram matches overflow: up to where they end": {**_RARE, "FEW_MATCHES": 6},
+    "reach, then trigram matches overflow: up to where they end": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2,
+                                                                   "RARE_MATCHES": 6},
     "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
     "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
     "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},

@@ -1,0 +1,148 @@
+"""The statements a customer search runs on PostgreSQL (see ``_search``), each built once
+per sort order with bound parameters.
+
+Building a statement of this shape and finding its compiled form costs about a
+millisecond of Python, more than running it for a small business; built once, a search
+pays only for running it. They run on the session's connection (Core, not the ORM), and
+the page's customers come back as rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    tuple_,
+    union_all,
+)
+from sqlmodel import col, select
+
+from kaimen_core.models import Customer
+from kaimen_core.models.customers import CustomerPublic
+
+__all__ = ["PUBLIC_COLUMNS", "SHORT_TEXT_BYTES", "SortKey", "browse", "collect", "page_rows", "reach", "sample",
+           "walk"]
+
+#: Rows whose search column is longer are in small sort indexes of their own (a btree
+#: entry holds at most 2,704 bytes; migration 0007).
+SHORT_TEXT_BYTES = 1800
+#: The columns a page shows (a customer as CustomerPublic has it).
+PUBLIC_COLUMNS = tuple(getattr(Customer, name) for name in CustomerPublic.model_fields)
+
+_IN_BUSINESS = Customer.business_id == bindparam("business", type_=BigInteger)
+#: The search column holds the needle (strpos: reading a sort index, a fifth quicker than LIKE).
+_HOLDS = func.strpos(Customer.search_text, bindparam("needle", type_=String)) > 0
+_WANTED = bindparam("wanted", type_=Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """A sort order: its column, and whether it runs newest first."""
+
+    column: str
+    descending: bool
+
+    def order(self, source, key=None) -> tuple:
+        """ORDER BY for the sort key (``key`` when given, else ``source``'s column) and the id."""
+        key = getattr(source, self.column) if key is None else key
+        if self.descending:
+            return col(key).desc(), col(source.id).desc()
+        return col(key).asc(), col(source.id).asc()
+
+
+def _short_and_long() -> tuple:
+    """Rows whose search column is in the sort indexes that carry it, and the others (the
+    bound a constant in the SQL text, so that the planner matches the partial indexes)."""
+    size, bound = func.octet_length(Customer.search_text), literal_column(str(SHORT_TEXT_BYTES))
+    return size <= bound, size > bound
+
+
+@cache
+def sample():
+    """The search column of the business's ``rows`` newest rows (short ones)."""
+    short, _ = _short_and_long()
+    return (select(Customer.search_text).where(_IN_BUSINESS, short)
+            .order_by(col(Customer.created_at).desc(), col(Customer.id).desc())
+            .limit(bindparam("rows", type_=Integer)))
+
+
+@cache
+def walk(sort_key: SortKey, *, bounded: bool = False):
+    """The ids of the first ``wanted`` rows holding ``needle``, in sort order: the short rows'
+    covering index and the long rows' own index, each read until it has them, merged. When
+    ``bounded``, only up to the row ``(last_key, last_id)`` (a row known to end the page or
+    lie beyond it: the index is read no further)."""
+    key = getattr(Customer, sort_key.column)
+    window = ()
+    if bounded:
+        row, last = tuple_(key, Customer.id), tuple_(bindparam("last_key", type_=key.type),
+                                                     bindparam("last_id", type_=BigInteger))
+        window = (row >= last if sort_key.descending else row <= last,)
+    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
+                       .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
+    both = both.subquery("m")
+    return select(both.c.id).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED)
+
+
+@cache
+def reach(sort_key: SortKey):
+    """(id, in the short rows) of the first ``wanted`` rows holding ``needle`` among the first
+    ``entries`` entries of the covering index (read up to that many, then kept when they
+    match), and of the first ``wanted`` long rows holding it, merged in sort order."""
+    key = getattr(Customer, sort_key.column)
+    short_rows, long_rows = _short_and_long()
+    head = (select(Customer.id, key.label("key"), Customer.search_text).where(_IN_BUSINESS, short_rows)
+            .order_by(*sort_key.order(Customer)).limit(bindparam("entries", type_=Integer)).subquery("head"))
+    short = (select(head.c.id, head.c.key, literal(True).label("short"))
+             .where(func.strpos(head.c.search_text, bindparam("needle", type_=String)) > 0)
+             .order_by(*sort_key.order(head.c, head.c.key)).limit(_WANTED))
+    long = (select(Customer.id, key.label("key"), literal(False).label("short"))
+            .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
+    both = union_all(short, long).subquery("s")
+    return select(both.c.id, both.c.short).order_by(*sort_key.order(both.c, both.c.key))
+
+
+@cache
+def collect(sort_key: SortKey, *, exact: bool, by_business: bool):
+    """(id, sort key, whether long, how many were found) of the first ``wanted`` rows, in sort order, of at most
+    ``limit`` rows whose search column is ``LIKE pattern`` (a trigram lookup), and holds
+    ``needle`` when not ``exact`` (the pattern is only a part of the term). Unless
+    ``by_business``, the lookup leaves out the index's business column (``business_id + 0``
+    is not an index condition) and drops other businesses' rows as it reads them."""
+    in_business = _IN_BUSINESS if by_business else Customer.business_id + literal_column("0") == bindparam("business")
+    whole = () if exact else (_HOLDS,)
+    key = getattr(Customer, sort_key.column)
+    hits = (select(Customer.id, key.label("key"), _short_and_long()[1].label("long"))
+            .where(in_business, col(Customer.search_text).like(bindparam("pattern", type_=String), escape="\\"),
+                   *whole)
+            .limit(bindparam("limit", type_=Integer)).cte("hits").prefix_with("MATERIALIZED"))
+    total = select(func.count()).select_from(hits).scalar_subquery().label("total")
+    return (select(hits.c.id, hits.c.key, hits.c.long, total).order_by(*sort_key.order(hits.c, hits.c.key))
+            .limit(_WANTED))
+
+
+@cache
+def browse(sort_key: SortKey):
+    """The business's customers ``offset`` to ``offset + limit`` in sort order, read through
+    the ``(business, key, id)`` indexes (short and long search columns apart, merged)."""
+    end = bindparam("offset", type_=Integer) + bindparam("limit", type_=Integer)
+    both = union_all(*(select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, part).order_by(*sort_key.order(Customer))
+                       .limit(end) for part in _short_and_long())).subquery("b")
+    return (select(both).order_by(*sort_key.order(both.c, both.c[sort_key.column]))
+            .offset(bindparam("offset")).limit(bindparam("limit")))
+
+
+@cache
+def page_rows():
+    """The business's customers whose ids are in ``ids`` (any order)."""
+    return select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, Customer.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
