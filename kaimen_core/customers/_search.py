@@ -72,9 +72,10 @@ _COMMON = 3
 WALK_REACH = 32000
 #: Matches up to which the trigram index's matches are collected and sorted.
 RARE_MATCHES = 2000
-#: A rare term's lookup collects at most this many (1 ms at a million customers when there
-#: are more); more, and the sort index is read up to where they say the page ends.
-FEW_MATCHES = 200
+#: A rare term's lookup collects at most this many (a page and a few: under a millisecond
+#: at a million customers when there are more); more, and the sort index is read up to
+#: where they say the page ends, or more are collected.
+FEW_MATCHES = 60
 #: A trigram lookup is quick when one of its three-letter pieces is in at most this share
 #: of the sample's rows (the index steps through the other lists along the shortest one);
 #: a term found once or twice in the sample whose lookup is not quick reads the sort index first.
@@ -207,9 +208,12 @@ class _Substring:
 
         More than ``most`` still tells where the page ends at the latest: ``wanted`` of the
         rows found, sorted, end at a row the page cannot pass. The sort indexes are then
-        read, and stop there at the latest (when all those rows are short ones, the walk's
-        own limit stops it there: the bound, a row comparison on each entry read, would
-        only slow it down)."""
+        read, and stop there at the latest, when that reads few entries: the part of the
+        table read to find them tells how many matches there are in all, and so how many
+        entries hold a page of them (when all those rows are short ones, the walk's own
+        limit stops it in time; the bound, a row comparison on each entry, would slow it).
+        When a page lies further than ``WALK_REACH`` entries, up to ``RARE_MATCHES`` are
+        collected instead."""
         if probe is None:
             return None
         use(_TRIGRAM_INDEX)
@@ -223,6 +227,11 @@ class _Substring:
             return [row.id for row in rows]
         if len(rows) < wanted:  # a later page than the rows found reach
             return None
+        found = rows[0]
+        business_rows = self.share * found.table_rows * min(found.pages_read / max(found.pages, 1), 1.0)
+        if most < RARE_MATCHES and wanted * business_rows > WALK_REACH * found.total:
+            # a page of matches lies further than WALK_REACH entries: collect them all
+            return self._collect(probe, RARE_MATCHES, sample, wanted, use)
         if not any(row.long for row in rows):
             return self._walk(wanted)
         return self._walk(wanted, (rows[-1].key, rows[-1].id))

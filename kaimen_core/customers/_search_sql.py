@@ -114,21 +114,33 @@ def reach(sort_key: SortKey):
 
 @cache
 def collect(sort_key: SortKey, *, exact: bool, by_business: bool):
-    """(id, sort key, whether long, how many were found) of the first ``wanted`` rows, in sort order, of at most
-    ``limit`` rows whose search column is ``LIKE pattern`` (a trigram lookup), and holds
-    ``needle`` when not ``exact`` (the pattern is only a part of the term). Unless
-    ``by_business``, the lookup leaves out the index's business column (``business_id + 0``
-    is not an index condition) and drops other businesses' rows as it reads them."""
+    """The first ``wanted`` rows, in sort order, of at most ``limit`` rows whose search column
+    is ``LIKE pattern`` (a trigram lookup), and holds ``needle`` when not ``exact`` (the
+    pattern is only a part of the term). Unless ``by_business``, the lookup leaves out the
+    index's business column (``business_id + 0`` is not an index condition) and drops other
+    businesses' rows as it reads them.
+
+    Each row: its id, sort key and whether it is long, then how many were found, and what
+    tells how many there would be in all: the table's pages read to find them (the rows
+    come in the table's order) out of ``pages``, and the table's estimated ``table_rows``."""
     in_business = _IN_BUSINESS if by_business else Customer.business_id + literal_column("0") == bindparam("business")
     whole = () if exact else (_HOLDS,)
     key = getattr(Customer, sort_key.column)
-    hits = (select(Customer.id, key.label("key"), _short_and_long()[1].label("long"))
+    page = literal_column("(customers.ctid::text::point)[0]")
+    hits = (select(Customer.id, key.label("key"), _short_and_long()[1].label("long"), page.label("page"))
             .where(in_business, col(Customer.search_text).like(bindparam("pattern", type_=String), escape="\\"),
                    *whole)
             .limit(bindparam("limit", type_=Integer)).cte("hits").prefix_with("MATERIALIZED"))
     total = select(func.count()).select_from(hits).scalar_subquery().label("total")
-    return (select(hits.c.id, hits.c.key, hits.c.long, total).order_by(*sort_key.order(hits.c, hits.c.key))
-            .limit(_WANTED))
+    read = select(func.max(hits.c.page) + 1).select_from(hits).scalar_subquery().label("pages_read")
+    return (select(hits.c.id, hits.c.key, hits.c.long, total, read, _PAGES.label("pages"),
+                   _TABLE_ROWS.label("table_rows"))
+            .order_by(*sort_key.order(hits.c, hits.c.key)).limit(_WANTED))
+
+
+#: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
+_PAGES = literal_column("pg_relation_size('customers') / current_setting('block_size')::int")
+_TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass)")
 
 
 @cache

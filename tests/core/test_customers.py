@@ -185,6 +185,10 @@ _ROUTES = {  # module settings that send every search down one route
     "a few, reach, trigram, then the long walk": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "RARE_MATCHES": 0},
     # more matches than collected: the sort index is read up to the last of the page's worth found
     "a few trigram matches overflow: up to where they end": {**_RARE, "FEW_MATCHES": 6},
+    "a few trigram matches overflow, too sparse to walk: collect more": {**_RARE, "FEW_MATCHES": 6,
+                                                                           "WALK_REACH": 0},
+    "a few overflow, too sparse to walk; more overflow: up to where they end": {
+        **_RARE, "FEW_MATCHES": 6, "WALK_REACH": 0, "RARE_MATCHES": 7},
     "reach, then trigram matches overflow: up to where they end": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2,
                                                                    "RARE_MATCHES": 6},
     "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
@@ -207,6 +211,11 @@ def directory(database):
     # it to indexes of its own, and every route must still find it in its place.
     made.append(_add(tenant.owner, name="Ana Garcia", email="client40@example.com",
                      tags=[f"{n:02d}" + "\U0001d538" * 38 for n in range(20)]))
+    if database.kind == "postgres":  # the table's statistics, which some routes read
+        from sqlalchemy import text
+
+        with database.owner.begin() as connection:
+            connection.execute(text("ANALYZE customers"))
     return tenant, made
 
 
