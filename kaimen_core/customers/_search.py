@@ -28,8 +28,9 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
 
 Collecting stops at ``RARE_MATCHES`` matches, and those again tell where the page ends at
 the latest; a later page than they reach reads the sort index to the page's end. The
-trigram index's first column is the business; a lookup leaves it out when the business
-holds most of the table (see ``_Substring._by_business``).
+trigram index's first column is the business; a lookup leaves it out when reading the
+other businesses' rows it finds costs less than reading the business's whole list there
+(see ``_Substring._by_business``).
 
 SQLite has no trigram index: its search reads the business's rows in sort order.
 """
@@ -37,7 +38,7 @@ SQLite has no trigram index: its search reads the business's rows in sort order.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 
@@ -121,6 +122,8 @@ def search_customers(
     number, needle = search_needle(query, region)
     postgres = session.connection().dialect.name == "postgresql"
     first = page * page_size
+    if postgres:
+        session.flush()  # the statements below run on the connection, which does not flush
     if needle and postgres:
         # the ids of the matches up to the end of the page, and one more
         ids = _Substring(session, actor.business_id, needle, sort_key).first(first + page_size + 1)
@@ -202,9 +205,10 @@ class _Substring:
         return [i for i, _ in rows[:wanted]]
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int, use) -> list[int] | None:
-        """All matches through the trigram index (looked up with ``probe``, a part of the
-        term; the whole term is then checked on each row found), sorted; None when there
-        are more than ``most`` (or no probe).
+        """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
+        part of the term; the whole term is then checked on each row found): all of them,
+        sorted, when there are at most ``most`` (at least a page's worth are collected).
+        None when there is no probe, or when more are found than can say where the page ends.
 
         More than ``most`` still tells where the page ends at the latest: ``wanted`` of the
         rows found, sorted, end at a row the page cannot pass. The sort indexes are then
@@ -216,6 +220,7 @@ class _Substring:
         collected instead."""
         if probe is None:
             return None
+        most = max(most, wanted)
         use(_TRIGRAM_INDEX)
         try:
             statement = statements.collect(self.sort_key, exact=probe == self.needle,
@@ -228,13 +233,21 @@ class _Substring:
         if len(rows) < wanted:  # a later page than the rows found reach
             return None
         found = rows[0]
-        business_rows = self.share * found.table_rows * min(found.pages_read / max(found.pages, 1), 1.0)
-        if most < RARE_MATCHES and wanted * business_rows > WALK_REACH * found.total:
-            # a page of matches lies further than WALK_REACH entries: collect them all
+        if most < RARE_MATCHES and (found.table_rows < 0 or self._too_far(found, wanted)):
+            # a page of matches lies further than WALK_REACH entries (or the table was never
+            # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted, use)
         if not any(row.long for row in rows):
             return self._walk(wanted)
-        return self._walk(wanted, (rows[-1].key, rows[-1].id))
+        ids = self._walk(wanted, (rows[-1].key, rows[-1].id))
+        # fewer when a match before the bound was changed since the lookup: read on
+        return ids if len(ids) >= wanted else self._walk(wanted)
+
+    def _too_far(self, found, wanted: int) -> bool:
+        """Whether a page of matches lies further than ``WALK_REACH`` entries, judging by the
+        ``found.total`` matches a lookup found in the part of the table it read."""
+        business_rows = self.share * found.table_rows * min(found.pages_read / max(found.pages, 1), 1.0)
+        return wanted * business_rows > WALK_REACH * found.total
 
     def _by_business(self, probe: str, sample: list[str]) -> bool:
         """Whether a trigram lookup reads the business's list in the index (its first
@@ -290,5 +303,8 @@ def _planner(session: Session, settings: dict[str, str]) -> Iterator:
 
     try:
         yield use
-    finally:
-        use(before)
+    except BaseException:
+        with suppress(Exception):  # an aborted transaction takes its settings with it
+            use(before)
+        raise
+    use(before)

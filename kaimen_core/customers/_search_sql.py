@@ -1,5 +1,5 @@
 """The statements a customer search runs on PostgreSQL (see ``_search``), each built once
-per sort order with bound parameters.
+per sort order (and variant) with bound parameters.
 
 Building a statement of this shape and finding its compiled form costs about a
 millisecond of Python, more than running it for a small business; built once, a search

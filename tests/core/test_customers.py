@@ -244,6 +244,17 @@ def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
             assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
 
 
+def test_a_search_sees_changes_made_earlier_in_the_same_session(directory):
+    from kaimen_core.models import Customer
+
+    tenant, made = directory
+    with db.tenant_session(tenant.owner) as session:
+        customer = session.get(Customer, made[0].id)
+        customer.name = "Zed Newcomer"  # not flushed yet
+        page = customers.search_customers(session, actor=tenant.owner, query="zed newc")
+        assert [c.id for c in page.customers] == [made[0].id]
+
+
 def test_browsing_pages_through_every_row_in_sort_order(directory):
     tenant, made = directory
     for sort in ("name", "newest", "recently_updated"):
