@@ -44,6 +44,10 @@ def test_an_owner_imports_a_small_file_and_downloads_the_export(server, new_cont
     page.get_by_test_id("stBaseButton-secondaryFormSubmit").filter(has_text="Search").click()
     idle(page)
     expect(page.get_by_role("heading", name="Zoë Quintero")).to_be_visible()
+    # The heading shows while the run still draws the rest of the page. A download clicked
+    # then can wait forever: the run's end gives the button a new deferred file id, and the
+    # answer to the click, sent for the old one, is dropped.
+    idle(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     data = (tmp_path / "export.csv")

@@ -34,7 +34,8 @@ def test_an_owner_completes_an_access_request_and_downloads_the_zip(server, new_
     idle(page)
     expect(page.get_by_text("Identity check recorded.")).to_be_visible()
     page.get_by_role("button", name="Prepare the access export").click()
-    idle(page)
+    expect(page.get_by_role("button", name="Download ZIP")).to_be_visible()
+    idle(page)  # the run that drew the button has ended: a click now is not lost
     with page.expect_download() as download:
         page.get_by_role("button", name="Download ZIP").click()
     path = tmp_path / "access.zip"
