@@ -159,12 +159,13 @@ class _Substring:
         self.session, self.business_id, self.needle, self.sort_key = session, business_id, needle, sort_key
         self.connection = session.connection()
         self.share: float | None = None  # the business's share of the table, once asked
+        self.use = None  # switches the planner settings, while first() runs
 
     def _run(self, statement, **params):
         return self.connection.execute(statement, {"business": self.business_id, "needle": self.needle, **params})
 
     def first(self, wanted: int) -> list[int]:
-        with _planner(self.session, _SORT_INDEX) as use:
+        with _planner(self.session, _SORT_INDEX) as self.use:
             sample = self._run(statements.sample(), rows=SAMPLE_ROWS).scalars().all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
@@ -182,7 +183,7 @@ class _Substring:
                     tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach,
                              partial(self._collect, probe, RARE_MATCHES, sample)]
             for attempt in tries:
-                ids = attempt(wanted, use)
+                ids = attempt(wanted)
                 if ids is not None:
                     return ids
             return self._walk(wanted)
@@ -195,7 +196,7 @@ class _Substring:
         return list(self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted,
                               last_key=last[0], last_id=last[1]).scalars())
 
-    def _reach(self, wanted: int, _use) -> list[int] | None:
+    def _reach(self, wanted: int) -> list[int] | None:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
         index (the bound is on entries read, not on matches); None when they are fewer.
         Long rows are few: all are read."""
@@ -204,7 +205,7 @@ class _Substring:
             return None  # the reach ended first: long rows past its end may not come next
         return [i for i, _ in rows[:wanted]]
 
-    def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int, use) -> list[int] | None:
+    def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
         part of the term; the whole term is then checked on each row found): all of them,
         sorted, when there are at most ``most`` (at least a page's worth are collected).
@@ -221,13 +222,13 @@ class _Substring:
         if probe is None:
             return None
         most = max(most, wanted)
-        use(_TRIGRAM_INDEX)
+        self.use(_TRIGRAM_INDEX)
         try:
             statement = statements.collect(self.sort_key, exact=probe == self.needle,
                                            by_business=self._by_business(probe, sample))
             rows = self._run(statement, pattern=like_pattern(probe), limit=most + 1, wanted=wanted).all()
         finally:
-            use(_SORT_INDEX)
+            self.use(_SORT_INDEX)
         if not rows or rows[0].total <= most:
             return [row.id for row in rows]
         if len(rows) < wanted:  # a later page than the rows found reach
@@ -236,7 +237,7 @@ class _Substring:
         if most < RARE_MATCHES and (found.table_rows < 0 or self._too_far(found, wanted)):
             # a page of matches lies further than WALK_REACH entries (or the table was never
             # analyzed, and nothing tells): collect them all
-            return self._collect(probe, RARE_MATCHES, sample, wanted, use)
+            return self._collect(probe, RARE_MATCHES, sample, wanted)
         if not any(row.long for row in rows):
             return self._walk(wanted)
         ids = self._walk(wanted, (rows[-1].key, rows[-1].id))
