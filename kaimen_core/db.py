@@ -32,6 +32,7 @@ from kaimen_core.exceptions import ConfigurationError, PermissionDenied
 
 __all__ = [
     "TenantScope",
+    "contains_pattern",
     "create_engine_for",
     "enter_operator_scope",
     "get_engine",
@@ -45,6 +46,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def contains_pattern(text: str) -> str:
+    """The ``LIKE`` pattern for a value holding ``text`` anywhere, its wildcards taken
+    literally (use with ``ESCAPE '\\'``, PostgreSQL's default and SQLite's when given)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, literal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.customers._fields import CustomerFields, full_phone, search_text
 from kaimen_core.exceptions import Conflict, NotFound
@@ -40,10 +40,6 @@ def business_region(session: Session, *, actor: Actor) -> str:
     if region is None:
         raise NotFound("No such business.")
     return region
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search_needle(term: str | None, region: str) -> tuple[str | None, str | None]:
@@ -89,12 +85,7 @@ def phone_fragment(term: str, region: str) -> str | None:
 
 def contains(column, needle: str) -> ColumnElement[bool]:
     """``column`` holds ``needle`` anywhere (``LIKE '%needle%'``, wildcards taken literally)."""
-    return column.like(like_pattern(needle), escape="\\")
-
-
-def like_pattern(needle: str) -> str:
-    """The ``LIKE`` pattern (escape ``\\``) for text holding ``needle`` anywhere."""
-    return f"%{_escape_like(needle)}%"
+    return column.like(db.contains_pattern(needle), escape="\\")
 
 
 def search_condition(term: str | None, region: str) -> ColumnElement[bool]:

@@ -45,12 +45,12 @@ from functools import partial
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.customers import _search_sql as statements
 from kaimen_core.customers._directory import (
     _require_member,
     business_region,
-    like_pattern,
     search_condition,
     search_needle,
 )
@@ -226,7 +226,7 @@ class _Substring:
         try:
             statement = statements.collect(self.sort_key, exact=probe == self.needle,
                                            by_business=self._by_business(probe, sample))
-            rows = self._run(statement, pattern=like_pattern(probe), limit=most + 1, wanted=wanted).all()
+            rows = self._run(statement, pattern=db.contains_pattern(probe), limit=most + 1, wanted=wanted).all()
         finally:
             self.use(_SORT_INDEX)
         if not rows or rows[0].total <= most:

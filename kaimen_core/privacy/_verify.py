@@ -23,6 +23,8 @@ import phonenumbers
 from sqlalchemy import JSON, String, inspect, text
 from sqlmodel import Session
 
+from kaimen_core import db
+
 __all__ = ["Finding", "needles_for", "scan", "scan_many"]
 
 _PIECE = 8  # the longest piece of a phone or email form that the batch index keys on
@@ -69,10 +71,6 @@ def _text_columns(session: Session) -> list[tuple[str, list[str], list[str], boo
         has_business = any(c["name"] == "business_id" for c in columns) or table == "businesses"
         tables.append((table, scanned, keys, has_business))
     return tables
-
-
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _patterns(needles: dict[str, list[str]]) -> list[tuple[str, str]]:
@@ -125,10 +123,10 @@ def scan(
         joined = " || ' ' || ".join(f"coalesce(lower(CAST({quote(c)} AS TEXT)), '')" for c in columns)
         if postgres:  # the joined string is built once per row, then tried against every pattern
             where = f"({joined}) LIKE ANY (CAST(:patterns AS text[]))"
-            params: dict[str, object] = {"patterns": [_like(form) for _, form in patterns]}
+            params: dict[str, object] = {"patterns": [db.contains_pattern(form) for _, form in patterns]}
         else:
             where = "(" + " OR ".join(f"({joined}) LIKE :p{i} ESCAPE '\\'" for i in range(len(patterns))) + ")"
-            params = {f"p{i}": _like(form) for i, (_, form) in enumerate(patterns)}
+            params = {f"p{i}": db.contains_pattern(form) for i, (_, form) in enumerate(patterns)}
         sql, width = _select(session, table, columns, keys, has_business, where)
         params["business"] = business_id
         rows = session.execute(text(sql), params)
