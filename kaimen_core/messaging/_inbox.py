@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.config import get_settings
 from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
@@ -122,11 +123,11 @@ def list_conversations(session: Session, *, actor: Actor, show: str | None = Non
     elif show == "opted_out":
         query = query.where(col(Customer.opted_out_at).is_not(None))
     if search and search.strip():
-        pattern = f"%{search.strip().lower()}%"
+        pattern = db.contains_pattern(search.strip().lower())
         has_text = select(Message.id).where(Message.business_id == b, Message.customer_id == Customer.id,
-                                            func.lower(Message.body).like(pattern)).exists()
-        query = query.where(or_(func.lower(Customer.name).like(pattern), col(Customer.phone_e164).like(pattern),
-                                has_text))
+                                            func.lower(Message.body).like(pattern, escape="\\")).exists()
+        query = query.where(or_(func.lower(Customer.name).like(pattern, escape="\\"),
+                                col(Customer.phone_e164).like(pattern, escape="\\"), has_text))
     rows = session.exec(query.order_by(col(Conversation.last_message_at).desc()).limit(max(1, min(limit, 500))))
     result = []
     for conversation, customer, count in rows.all():

@@ -37,6 +37,21 @@ def test_a_reply_becomes_a_message_and_a_job_and_the_offline_outbox_delivers_it(
     assert [(m.body, m.status) for m in thread.messages] == [("Your table is ready", "delivered")]
 
 
+def test_inbox_search_takes_percent_and_underscore_literally(database):
+    tenant, _ = texting_business()
+    plain = customer(tenant, name="Dana Reyes")
+    odd = customer(tenant, phone="+12125550124", name="100% Dana")
+    for cid in (plain, odd):
+        send(tenant, cid, "Your table is ready")
+    with db.tenant_session(tenant.owner) as session:
+        def found(term):
+            return sorted(c.customer_id for c in messaging.list_conversations(session, actor=tenant.owner, search=term))
+
+        assert found("dana") == sorted([plain, odd])
+        assert found("0%") == [odd]  # not every number with a 0 in it
+        assert found("_") == []
+
+
 @pytest.mark.parametrize("action, reason", [("suspend", "refused: the business is suspended"),
                                             ("disable_messaging", "refused: messaging is disabled")])
 def test_a_suspended_or_disabled_business_sends_nothing(database, action, reason):
