@@ -42,7 +42,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlmodel import Session, select
 
 from kaimen_core import db
@@ -126,8 +126,9 @@ def search_customers(
         session.flush()  # the statements below run on the connection, which does not flush
     if needle and postgres:
         # the ids of the matches up to the end of the page, and one more
-        ids = _Substring(session, actor.business_id, needle, sort_key).first(first + page_size + 1)
-        shown = _rows_in_order(session, actor.business_id, ids[first:first + page_size])
+        finder = _Substring(session, actor.business_id, needle, sort_key, skip=first)
+        ids = finder.first(first + page_size + 1)
+        shown = _rows_in_order(session, actor.business_id, ids[first:first + page_size], finder.read)
         has_next = len(ids) > first + page_size
     else:
         if postgres and not number:
@@ -138,7 +139,7 @@ def search_customers(
             where = (Customer.business_id == actor.business_id, search_condition(query, region))
             found = session.exec(select(*PUBLIC_COLUMNS).where(*where).order_by(*sort_key.order(Customer))
                                  .offset(first).limit(page_size + 1)).all()
-        shown = [CustomerPublic.model_validate(row._asdict()) for row in found[:page_size]]
+        shown = [_public(row) for row in found[:page_size]]
         has_next = len(found) > page_size
     return CustomerPage(customers=shown, page=page, page_size=page_size, has_next=has_next)
 
@@ -155,8 +156,10 @@ _TRIGRAM_INDEX = {"jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "o
 class _Substring:
     """PostgreSQL: the ids of a substring search's first matches, in sort order."""
 
-    def __init__(self, session: Session, business_id: int, needle: str, sort_key: SortKey) -> None:
+    def __init__(self, session: Session, business_id: int, needle: str, sort_key: SortKey, *, skip: int = 0) -> None:
         self.session, self.business_id, self.needle, self.sort_key = session, business_id, needle, sort_key
+        self.skip = skip  # the matches before the page: their rows are not read
+        self.read: dict[int, Row] = {}  # the page's rows a route read along with their ids
         self.connection = session.connection()
         self.share: float | None = None  # the business's share of the table, once asked
         self.use = None  # switches the planner settings, while first() runs
@@ -192,9 +195,12 @@ class _Substring:
         """The first ``wanted`` matches in sort order, reading the sort indexes until found
         (and no further than the row ``last``, when given)."""
         if last is None:
-            return list(self._run(statements.walk(self.sort_key), wanted=wanted).scalars())
-        return list(self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted,
-                              last_key=last[0], last_id=last[1]).scalars())
+            rows = self._run(statements.walk(self.sort_key), wanted=wanted, skip=self.skip).all()
+        else:
+            rows = self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted, skip=self.skip,
+                             last_key=last[0], last_id=last[1]).all()
+        self.read.update((row.found, row) for row in rows if row.id is not None)
+        return [row.found for row in rows]
 
     def _reach(self, wanted: int) -> list[int] | None:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
@@ -209,7 +215,7 @@ class _Substring:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
         part of the term; the whole term is then checked on each row found): all of them,
         sorted, when there are at most ``most`` (at least a page's worth are collected).
-        None when there is no probe, or when more are found than can say where the page ends.
+        None when there is no probe.
 
         More than ``most`` still tells where the page ends at the latest: ``wanted`` of the
         rows found, sorted, end at a row the page cannot pass. The sort indexes are then
@@ -231,16 +237,15 @@ class _Substring:
             self.use(_SORT_INDEX)
         if not rows or rows[0].total <= most:
             return [row.id for row in rows]
-        if len(rows) < wanted:  # a later page than the rows found reach
-            return None
-        found = rows[0]
+        # more than most (and so more than wanted): the one row back is the wanted-th found
+        [found] = rows
         if most < RARE_MATCHES and (found.table_rows < 0 or self._too_far(found, wanted)):
             # a page of matches lies further than WALK_REACH entries (or the table was never
             # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted)
-        if not any(row.long for row in rows):
+        if not found.any_long:
             return self._walk(wanted)
-        ids = self._walk(wanted, (rows[-1].key, rows[-1].id))
+        ids = self._walk(wanted, (found.key, found.id))
         # fewer when a match before the bound was changed since the lookup: read on
         return ids if len(ids) >= wanted else self._walk(wanted)
 
@@ -277,13 +282,23 @@ def _business_share(session: Session, business_id: int) -> float:
     return min(rows[0] / rows[1], 1.0)
 
 
-def _rows_in_order(session: Session, business_id: int, ids: list[int]) -> list[CustomerPublic]:
-    """The customers ``ids`` in that order, as the page shows them."""
-    if not ids:
-        return []
-    rows = session.connection().execute(statements.page_rows(), {"business": business_id, "ids": ids})
-    by_id = {row.id: row for row in rows}
-    return [CustomerPublic.model_validate(by_id[i]._asdict()) for i in ids if i in by_id]
+def _rows_in_order(session: Session, business_id: int, ids: list[int], read: dict[int, Row]) -> list[CustomerPublic]:
+    """The customers ``ids`` in that order, as the page shows them (those not ``read`` yet
+    are read now)."""
+    missing = [i for i in ids if i not in read]
+    if missing:
+        rows = session.connection().execute(statements.page_rows(), {"business": business_id, "ids": missing})
+        read = {**read, **{row.id: row for row in rows}}
+    return [_public(read[i]) for i in ids if i in read]
+
+
+_PUBLIC_NAMES = tuple(CustomerPublic.model_fields)
+
+
+def _public(row: Row) -> CustomerPublic:
+    """A customer as the page shows it, from a row that starts with ``PUBLIC_COLUMNS``
+    (by position: a quarter of the cost of ``Row._asdict``)."""
+    return CustomerPublic.model_validate(dict(zip(_PUBLIC_NAMES, row, strict=False)))  # the walk adds "found"
 
 
 #: Reads each setting, then sets it (a row's columns are computed in order).

@@ -22,6 +22,8 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
+    true,
     tuple_,
     union_all,
 )
@@ -84,10 +86,14 @@ def sample():
 
 @cache
 def walk(sort_key: SortKey, *, bounded: bool = False):
-    """The ids of the first ``wanted`` rows holding ``needle``, in sort order: the short rows'
-    covering index and the long rows' own index, each read until it has them, merged. When
+    """The first ``wanted`` rows holding ``needle``, in sort order: the short rows' covering
+    index and the long rows' own index, each read until it has them, merged. When
     ``bounded``, only up to the row ``(last_key, last_id)`` (a row known to end the page or
-    lie beyond it: the index is read no further)."""
+    lie beyond it: the index is read no further).
+
+    Each row: the customer's columns as the page shows them when it is on the page (NULL
+    otherwise), then ``found`` (the id). A walk is the route a large business's searches end
+    on, and it hands the page over without another round trip."""
     key = getattr(Customer, sort_key.column)
     window = ()
     if bounded:
@@ -97,7 +103,23 @@ def walk(sort_key: SortKey, *, bounded: bool = False):
     both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
                        .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
     both = both.subquery("m")
-    return select(both.c.id).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED)
+    found = select(both.c.id, both.c.key).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED).subquery("f")
+    return _with_page_rows(found, sort_key)
+
+
+def _with_page_rows(found, sort_key: SortKey):
+    """``found``'s rows (an id and a sort key each) in sort order, numbered, each with the
+    customer's columns when it is on the page: past ``skip``, and before the last of
+    ``wanted`` (the one that tells whether another page follows); read by primary key, in
+    the same statement."""
+    number = func.row_number().over(order_by=sort_key.order(found.c, found.c.key)).label("n")
+    numbered = select(found.c.id, number).subquery("numbered")
+    shown = (select(*PUBLIC_COLUMNS)
+             .where(_IN_BUSINESS, Customer.id == numbered.c.id, numbered.c.n > bindparam("skip", type_=Integer),
+                    numbered.c.n < _WANTED)
+             .lateral("shown"))
+    return (select(*shown.c, numbered.c.id.label("found")).select_from(numbered.outerjoin(shown, true()))
+            .order_by(numbered.c.n))
 
 
 @cache
@@ -131,22 +153,29 @@ def collect(sort_key: SortKey, *, exact: bool, by_business: bool):
     index's business column (``business_id + 0`` is not an index condition) and drops other
     businesses' rows as it reads them.
 
-    Each row: its id, sort key and whether it is long, then how many were found, and what
-    tells how many there would be in all: the table's pages read to find them (the rows
-    come in the table's order) out of ``pages``, and the table's estimated ``table_rows``."""
+    Each row: its id, sort key, number in sort order and whether it is long (``any_long``:
+    it or a row before it), then how many were found, and what tells how many there would
+    be in all: the table's pages read to find them (the rows come in the table's order) out
+    of ``pages``, and the table's estimated ``table_rows``. When ``limit`` rows are found
+    (more than can be sorted here), only the ``wanted``-th comes back: where the page ends
+    at the latest."""
     in_business = _IN_BUSINESS if by_business else Customer.business_id + literal_column("0") == bindparam("business")
     whole = () if exact else (_HOLDS,)
     key = getattr(Customer, sort_key.column)
     page = literal_column("(customers.ctid::text::point)[0]")
+    limit = bindparam("limit", type_=Integer)
     hits = (select(Customer.id, key.label("key"), _short_and_long()[1].label("long"), page.label("page"))
             .where(in_business, col(Customer.search_text).like(bindparam("pattern", type_=String), escape="\\"),
                    *whole)
-            .limit(bindparam("limit", type_=Integer)).cte("hits").prefix_with("MATERIALIZED"))
-    total = select(func.count()).select_from(hits).scalar_subquery().label("total")
+            .limit(limit).cte("hits").prefix_with("MATERIALIZED"))
+    total = select(func.count()).select_from(hits).scalar_subquery()
     read = select(func.max(hits.c.page) + 1).select_from(hits).scalar_subquery().label("pages_read")
-    return (select(hits.c.id, hits.c.key, hits.c.long, total, read, _PAGES.label("pages"),
-                   _TABLE_ROWS.label("table_rows"))
-            .order_by(*sort_key.order(hits.c, hits.c.key)).limit(_WANTED))
+    order = sort_key.order(hits.c, hits.c.key)
+    first = (select(hits.c.id, hits.c.key, func.row_number().over(order_by=order).label("n"),
+                    func.bool_or(hits.c.long).over(order_by=order).label("any_long"))
+             .order_by(*order).limit(_WANTED).subquery("first"))
+    return (select(first, total.label("total"), read, _PAGES.label("pages"), _TABLE_ROWS.label("table_rows"))
+            .where(or_(total < limit, first.c.n == _WANTED)).order_by(first.c.n))
 
 
 @cache

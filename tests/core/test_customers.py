@@ -236,11 +236,14 @@ def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
     for name, value in _ROUTES[route].items():
         monkeypatch.setattr(engine, name, value)
     tenant, made = directory
+    by_id = {c.id: c for c in made}
     for needle in ("garcia", "ana g", "a r", "client1", "@example.com", "#vip", "5550213", "chloe ruiz", "zzq"):
         for sort in ("name", "newest", "recently_updated"):
             expected = _expected(made, needle, sort)
             pages = [_search(tenant.owner, query=needle, sort=sort, page=p, page_size=4) for p in range(3)]
             assert [c.id for page in pages for c in page.customers] == expected[:12], (needle, sort)
+            # each customer as the page shows it, however the route read the row
+            assert [c for page in pages for c in page.customers] == [by_id[i] for i in expected[:12]]
             assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
 
 
