@@ -298,6 +298,24 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_walk_of_the_sort_index_is_planned_once_not_on_every_search(directory, monkeypatch):
+    from sqlalchemy import text
+
+    from kaimen_core.customers import _search as engine
+
+    monkeypatch.setattr(engine, "SAMPLE_ROWS", 10**6)  # a small business: every search walks
+    tenant, made = directory
+    with db.tenant_session(tenant.owner) as session:
+        for _ in range(12):  # the driver prepares a statement on its fifth run
+            page = customers.search_customers(session, actor=tenant.owner, query="garcia")
+        plans = session.exec(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                                  "WHERE statement LIKE 'SELECT shown.id%'")).all()
+    assert [c.id for c in page.customers] == _expected(made, "garcia", "name")
+    assert len(plans) == 1 and plans[0].generic_plans >= 7 and plans[0].custom_plans == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_security(database):
     # The app's role may not read pg_stats; the planner's estimates tell a trigram lookup
     # whether reading the business's own list is worth it (kaimen_core.customers._search).
