@@ -15,7 +15,10 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
 
 * found three times or more in the sample, the term is common: the first ``WALK_REACH``
   entries of the sort index are read (one statement, bounded by entries read, not by
-  matches); if they do not fill the page, the trigram index collects the matches;
+  matches); if they do not fill the page, the trigram index collects the matches, unless
+  the sample says there are more than ``WALK_ON`` of them in the business (collecting would
+  overflow): the sort index is then read on until the page is full (from the reach's first
+  match, when it found one);
 * not found, or found once or twice with a rare piece (one customer's email, a phone
   fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
   looked up with only the part of the term whose trigrams are not in most rows (a term such
@@ -37,8 +40,6 @@ SQLite has no trigram index: its search reads the business's rows in sort order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 
@@ -54,14 +55,15 @@ from kaimen_core.customers._directory import (
     search_condition,
     search_needle,
 )
+from kaimen_core.customers._search_planner import SORT_INDEX, TRIGRAM_INDEX, planner
 from kaimen_core.customers._search_sql import PUBLIC_COLUMNS, SortKey
 from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_REACH", "CustomerPage",
-           "search_customers"]
+__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_ON", "WALK_REACH",
+           "CustomerPage", "search_customers"]
 
 PAGE_SIZE = 50
 #: Newest rows of the business that tell a common term from a rare one.
@@ -73,6 +75,9 @@ _COMMON = 3
 WALK_REACH = 32000
 #: Matches up to which the trigram index's matches are collected and sorted.
 RARE_MATCHES = 2000
+#: A term the sample says is in more of the business's rows than this is not collected when
+#: a reach does not fill its page (collecting would overflow): the sort index is read on.
+WALK_ON = 2 * RARE_MATCHES
 #: A rare term's lookup collects at most this many (a page and a few: under a millisecond
 #: at a million customers when there are more); more, and the sort index is read up to
 #: where they say the page ends, or more are collected.
@@ -144,20 +149,6 @@ def search_customers(
     return CustomerPage(customers=shown, page=page, page_size=page_size, has_next=has_next)
 
 
-#: Planner settings: read the sort index in order (the planner cannot tell how common a
-#: term is and would rather sort the whole business); or the trigram index only. The
-#: costs of the paths turned off would otherwise set off JIT compilation. Reading the sort
-#: index leaves the planner one path whatever the parameters: its statements keep one
-#: generic plan rather than being planned again on every search (a quarter of a
-#: millisecond for a walk).
-_SORT_INDEX = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_seqscan": "off",
-               "enable_bitmapscan": "off", "enable_indexscan": "on", "enable_sort": "off",
-               "enable_incremental_sort": "off", "max_parallel_workers_per_gather": "0"}
-_TRIGRAM_INDEX = {"plan_cache_mode": "auto", "jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "on",
-                  "enable_indexscan": "off", "enable_sort": "on", "enable_incremental_sort": "on",
-                  "max_parallel_workers_per_gather": "0"}
-
-
 class _Substring:
     """PostgreSQL: the ids of a substring search's first matches, in sort order."""
 
@@ -167,28 +158,30 @@ class _Substring:
         self.read: dict[int, Row] = {}  # the page's rows a route read along with their ids
         self.connection = session.connection()
         self.share: float | None = None  # the business's share of the table, once asked
+        self.resume_at: tuple | None = None  # the first short match of a reach that did not fill the page
         self.use = None  # switches the planner settings, while first() runs
 
     def _run(self, statement, **params):
         return self.connection.execute(statement, {"business": self.business_id, "needle": self.needle, **params})
 
     def first(self, wanted: int) -> list[int]:
-        with _planner(self.session, _SORT_INDEX) as self.use:
+        with planner(self.session, SORT_INDEX) as self.use:
             sample = self._run(statements.sample(), rows=SAMPLE_ROWS).scalars().all()
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
             hits = rows_holding(self.needle, sample)
+            walk_on = partial(self._walk_on, hits / len(sample))
             if hits >= _COMMON:
                 probe = self.needle if indexable(self.needle) else None
-                tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
+                tries = [self._reach, walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
             else:
                 probe = rare_part(self.needle, sample)
                 # Found once or twice: one customer's email, or a name in one row of 500? A
                 # lookup whose pieces are all common reads long lists: read the sort index first.
                 if hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST):
-                    tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
+                    tries = [self._reach, walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
                 else:  # a short list: collect a few; more, and the term is not rare after all
-                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach,
+                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach, walk_on,
                              partial(self._collect, probe, RARE_MATCHES, sample)]
             for attempt in tries:
                 ids = attempt(wanted)
@@ -196,25 +189,49 @@ class _Substring:
                     return ids
             return self._walk(wanted)
 
-    def _walk(self, wanted: int, last: tuple | None = None) -> list[int]:
-        """The first ``wanted`` matches in sort order, reading the sort indexes until found
-        (and no further than the row ``last``, when given)."""
-        if last is None:
-            rows = self._run(statements.walk(self.sort_key), wanted=wanted, skip=self.skip).all()
-        else:
-            rows = self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted, skip=self.skip,
-                             last_key=last[0], last_id=last[1]).all()
+    def _walk(self, wanted: int, last: tuple | None = None, start: tuple | None = None) -> list[int]:
+        """The first ``wanted`` matches in sort order, reading the sort indexes until found (and
+        no further than the row ``last``, when given; the short rows' index from the row
+        ``start`` on, when given)."""
+        params = {"wanted": wanted, "skip": self.skip}
+        if last is not None:
+            params.update(last_key=last[0], last_id=last[1])
+        if start is not None:
+            params.update(from_key=start[0], from_id=start[1])
+        statement = statements.walk(self.sort_key, bounded=last is not None, resumed=start is not None)
+        rows = self._run(statement, **params).all()
         self.read.update((row.found, row) for row in rows if row.id is not None)
         return [row.found for row in rows]
 
     def _reach(self, wanted: int) -> list[int] | None:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
-        index (the bound is on entries read, not on matches); None when they are fewer.
-        Long rows are few: all are read."""
+        index (the bound is on entries read, not on matches) and the long rows (few: all are
+        read); None when they are fewer (the reach ended first: long rows past its end may
+        not come next). It then leaves in ``resume_at`` its first short match, if any: no
+        short row before it holds the term."""
         rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH).all()
-        if sum(1 for _, in_short in rows if in_short) < wanted:
-            return None  # the reach ended first: long rows past its end may not come next
-        return [i for i, _ in rows[:wanted]]
+        short = [row for row in rows if row.short]
+        if len(short) >= wanted:
+            return [row.id for row in rows[:wanted]]
+        self.resume_at = (short[0].key, short[0].id) if short else None
+        return None
+
+    def _walk_on(self, share: float, wanted: int) -> list[int] | None:
+        """After a reach that did not fill the page: the sort indexes read until it is full (the
+        short rows' from the reach's first match on), when the term's ``share`` of the sample
+        says the business has more matches than collecting could sort (collecting would then
+        only tell where the page ends at the latest, and this walk would follow); None otherwise."""
+        business_rows = self._business_rows()
+        if business_rows is None or share * business_rows <= WALK_ON:
+            return None
+        return self._walk(wanted, start=self.resume_at)
+
+    def _business_rows(self) -> float | None:
+        """About how many customers the business has (None before the table was analyzed)."""
+        if self.share is None:
+            self.share = _business_share(self.session, self.business_id)
+        table_rows = self.connection.execute(statements.table_rows()).scalar_one()
+        return None if table_rows < 0 else self.share * table_rows
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
@@ -233,13 +250,13 @@ class _Substring:
         if probe is None:
             return None
         most = max(most, wanted)
-        self.use(_TRIGRAM_INDEX)
+        self.use(TRIGRAM_INDEX)
         try:
             statement = statements.collect(self.sort_key, exact=probe == self.needle,
                                            by_business=self._by_business(probe, sample))
             rows = self._run(statement, pattern=db.contains_pattern(probe), limit=most + 1, wanted=wanted).all()
         finally:
-            self.use(_SORT_INDEX)
+            self.use(SORT_INDEX)
         if not rows or rows[0].total <= most:
             return [row.id for row in rows]
         # more than most (and so more than wanted): the one row back is the wanted-th found
@@ -304,28 +321,3 @@ def _public(row: Row) -> CustomerPublic:
     """A customer as the page shows it, from a row that starts with ``PUBLIC_COLUMNS``
     (by position: a quarter of the cost of ``Row._asdict``)."""
     return CustomerPublic.model_validate(dict(zip(_PUBLIC_NAMES, row, strict=False)))  # the walk adds "found"
-
-
-#: Reads each setting, then sets it (a row's columns are computed in order).
-_SWAP = text("SELECT n, current_setting(n), set_config(n, v, true) "
-             "FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
-_SET = text("SELECT set_config(n, v, true) FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
-
-
-@contextmanager
-def _planner(session: Session, settings: dict[str, str]) -> Iterator:
-    """Planner settings for the statements inside (yielding a function that switches to
-    others), put back afterwards; they last for this transaction only."""
-    swapped = session.exec(_SWAP, params={"names": list(settings), "values": list(settings.values())}).all()
-    before = {name: value for name, value, _ in swapped}
-
-    def use(chosen: dict[str, str]) -> None:
-        session.exec(_SET, params={"names": list(chosen), "values": list(chosen.values())})
-
-    try:
-        yield use
-    except BaseException:
-        with suppress(Exception):  # an aborted transaction takes its settings with it
-            use(before)
-        raise
-    use(before)

@@ -33,7 +33,7 @@ from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
 __all__ = ["PUBLIC_COLUMNS", "SHORT_TEXT_BYTES", "SortKey", "browse", "collect", "page_rows", "reach", "sample",
-           "walk"]
+           "table_rows", "walk"]
 
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
@@ -85,23 +85,31 @@ def sample():
 
 
 @cache
-def walk(sort_key: SortKey, *, bounded: bool = False):
+def walk(sort_key: SortKey, *, bounded: bool = False, resumed: bool = False):
     """The first ``wanted`` rows holding ``needle``, in sort order: the short rows' covering
     index and the long rows' own index, each read until it has them, merged. When
     ``bounded``, only up to the row ``(last_key, last_id)`` (a row known to end the page or
-    lie beyond it: the index is read no further).
+    lie beyond it: the index is read no further). When ``resumed``, the short rows' index
+    is read from the row ``(from_key, from_id)`` on (no short row before it holds the needle:
+    a reach found it the first that does).
 
     Each row: the customer's columns as the page shows them when it is on the page (NULL
     otherwise), then ``found`` (the id). A walk is the route a large business's searches end
     on, and it hands the page over without another round trip."""
     key = getattr(Customer, sort_key.column)
+    row = tuple_(key, Customer.id)
     window = ()
     if bounded:
-        row, last = tuple_(key, Customer.id), tuple_(bindparam("last_key", type_=key.type),
-                                                     bindparam("last_id", type_=BigInteger))
+        last = tuple_(bindparam("last_key", type_=key.type), bindparam("last_id", type_=BigInteger))
         window = (row >= last if sort_key.descending else row <= last,)
-    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
-                       .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
+    start = ()
+    if resumed:
+        first = tuple_(bindparam("from_key", type_=key.type), bindparam("from_id", type_=BigInteger))
+        start = (row <= first if sort_key.descending else row >= first,)
+    short_rows, long_rows = _short_and_long()
+    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window, *after)
+                       .order_by(*sort_key.order(Customer)).limit(_WANTED)
+                       for size, after in ((short_rows, start), (long_rows, ()))))
     both = both.subquery("m")
     found = select(both.c.id, both.c.key).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED).subquery("f")
     return _with_page_rows(found, sort_key)
@@ -122,11 +130,16 @@ def _with_page_rows(found, sort_key: SortKey):
             .order_by(numbered.c.n))
 
 
+#: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
+_PAGES = literal_column("pg_relation_size('customers') / current_setting('block_size')::int")
+_TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass)")
+
+
 @cache
 def reach(sort_key: SortKey):
-    """(id, in the short rows) of the first ``wanted`` rows holding ``needle`` among the first
-    ``entries`` entries of the covering index (read up to that many, then kept when they
-    match), and of the first ``wanted`` long rows holding it, merged in sort order."""
+    """(id, key, in the short rows) of the first ``wanted`` rows holding ``needle`` among the
+    first ``entries`` entries of the covering index (read up to that many, then kept when
+    they match), and of the first ``wanted`` long rows holding it, merged in sort order."""
     key = getattr(Customer, sort_key.column)
     short_rows, long_rows = _short_and_long()
     head = (select(Customer.id, key.label("key"), Customer.search_text).where(_IN_BUSINESS, short_rows)
@@ -137,12 +150,13 @@ def reach(sort_key: SortKey):
     long = (select(Customer.id, key.label("key"), literal(False).label("short"))
             .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
     both = union_all(short, long).subquery("s")
-    return select(both.c.id, both.c.short).order_by(*sort_key.order(both.c, both.c.key))
+    return select(both).order_by(*sort_key.order(both.c, both.c.key))
 
 
-#: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
-_PAGES = literal_column("pg_relation_size('customers') / current_setting('block_size')::int")
-_TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass)")
+@cache
+def table_rows():
+    """The customers table's estimated rows (-1 before it was first analyzed)."""
+    return select(_TABLE_ROWS.label("rows"))
 
 
 @cache

@@ -178,6 +178,8 @@ _ROUTES = {  # module settings that send every search down one route
     "reach the page in the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 10_000},
     "reach, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2},
     "reach, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "reach, then walk on": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "WALK_ON": -1},
+    "reach, then walk on from its first match": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 12, "WALK_ON": -1},
     "trigram matches in the business's list": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 10**9},
     "trigram matches in the term's lists only": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 0},
     "a few trigram matches, then reach": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 10_000},
@@ -194,6 +196,8 @@ _ROUTES = {  # module settings that send every search down one route
     "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
     "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
     "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "found twice: reach, then walk on": {**_TWICE, "WALK_REACH": 2, "WALK_ON": -1},
+    "a few, reach, then walk on": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "WALK_ON": -1},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
