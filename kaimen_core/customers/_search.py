@@ -17,8 +17,7 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
   entries of the sort index are read (one statement, bounded by entries read, not by
   matches); if they do not fill the page, the trigram index collects the matches, unless
   the sample says there are more than ``WALK_ON`` of them in the business (collecting would
-  overflow): the sort index is then read on until the page is full (from the reach's first
-  match, when it found one);
+  overflow): the sort index is then read until the page is full;
 * not found, or found once or twice with a rare piece (one customer's email, a phone
   fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
   looked up with only the part of the term whose trigrams are not in most rows (a term such
@@ -158,7 +157,6 @@ class _Substring:
         self.read: dict[int, Row] = {}  # the page's rows a route read along with their ids
         self.connection = session.connection()
         self.share: float | None = None  # the business's share of the table, once asked
-        self.resume_at: tuple | None = None  # the first short match of a reach that did not fill the page
         self.use = None  # switches the planner settings, while first() runs
 
     def _run(self, statement, **params):
@@ -189,17 +187,14 @@ class _Substring:
                     return ids
             return self._walk(wanted)
 
-    def _walk(self, wanted: int, last: tuple | None = None, start: tuple | None = None) -> list[int]:
+    def _walk(self, wanted: int, last: tuple | None = None) -> list[int]:
         """The first ``wanted`` matches in sort order, reading the sort indexes until found (and
-        no further than the row ``last``, when given; the short rows' index from the row
-        ``start`` on, when given)."""
-        params = {"wanted": wanted, "skip": self.skip}
-        if last is not None:
-            params.update(last_key=last[0], last_id=last[1])
-        if start is not None:
-            params.update(from_key=start[0], from_id=start[1])
-        statement = statements.walk(self.sort_key, bounded=last is not None, resumed=start is not None)
-        rows = self._run(statement, **params).all()
+        no further than the row ``last``, when given)."""
+        if last is None:
+            rows = self._run(statements.walk(self.sort_key), wanted=wanted, skip=self.skip).all()
+        else:
+            rows = self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted, skip=self.skip,
+                             last_key=last[0], last_id=last[1]).all()
         self.read.update((row.found, row) for row in rows if row.id is not None)
         return [row.found for row in rows]
 
@@ -207,24 +202,22 @@ class _Substring:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
         index (the bound is on entries read, not on matches) and the long rows (few: all are
         read); None when they are fewer (the reach ended first: long rows past its end may
-        not come next). It then leaves in ``resume_at`` its first short match, if any: no
-        short row before it holds the term."""
+        not come next)."""
         rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH).all()
-        short = [row for row in rows if row.short]
-        if len(short) >= wanted:
-            return [row.id for row in rows[:wanted]]
-        self.resume_at = (short[0].key, short[0].id) if short else None
-        return None
+        if sum(1 for _, in_short in rows if in_short) < wanted:
+            return None
+        return [i for i, _ in rows[:wanted]]
 
     def _walk_on(self, share: float, wanted: int) -> list[int] | None:
-        """After a reach that did not fill the page: the sort indexes read until it is full (the
-        short rows' from the reach's first match on), when the term's ``share`` of the sample
-        says the business has more matches than collecting could sort (collecting would then
-        only tell where the page ends at the latest, and this walk would follow); None otherwise."""
+        """After a reach that did not fill the page: the sort indexes read until it is full, when
+        the term's ``share`` of the sample says the business has more matches than collecting
+        could sort (collecting would then only tell where the page ends at the latest, and
+        this walk would follow); None otherwise. It reads the reach's entries again, in one
+        statement: going on from the reach's end would miss a row moved before it in between."""
         business_rows = self._business_rows()
         if business_rows is None or share * business_rows <= WALK_ON:
             return None
-        return self._walk(wanted, start=self.resume_at)
+        return self._walk(wanted)
 
     def _business_rows(self) -> float | None:
         """About how many customers the business has (None before the table was analyzed)."""

@@ -17,8 +17,10 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     String,
+    and_,
     any_,
     bindparam,
+    case,
     func,
     literal,
     literal_column,
@@ -85,13 +87,11 @@ def sample():
 
 
 @cache
-def walk(sort_key: SortKey, *, bounded: bool = False, resumed: bool = False):
+def walk(sort_key: SortKey, *, bounded: bool = False):
     """The first ``wanted`` rows holding ``needle``, in sort order: the short rows' covering
     index and the long rows' own index, each read until it has them, merged. When
     ``bounded``, only up to the row ``(last_key, last_id)`` (a row known to end the page or
-    lie beyond it: the index is read no further). When ``resumed``, the short rows' index
-    is read from the row ``(from_key, from_id)`` on (no short row before it holds the needle:
-    a reach found it the first that does).
+    lie beyond it: the index is read no further).
 
     Each row: the customer's columns as the page shows them when it is on the page (NULL
     otherwise), then ``found`` (the id). A walk is the route a large business's searches end
@@ -102,14 +102,8 @@ def walk(sort_key: SortKey, *, bounded: bool = False, resumed: bool = False):
     if bounded:
         last = tuple_(bindparam("last_key", type_=key.type), bindparam("last_id", type_=BigInteger))
         window = (row >= last if sort_key.descending else row <= last,)
-    start = ()
-    if resumed:
-        first = tuple_(bindparam("from_key", type_=key.type), bindparam("from_id", type_=BigInteger))
-        start = (row <= first if sort_key.descending else row >= first,)
-    short_rows, long_rows = _short_and_long()
-    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window, *after)
-                       .order_by(*sort_key.order(Customer)).limit(_WANTED)
-                       for size, after in ((short_rows, start), (long_rows, ()))))
+    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
+                       .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
     both = both.subquery("m")
     found = select(both.c.id, both.c.key).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED).subquery("f")
     return _with_page_rows(found, sort_key)
@@ -119,13 +113,14 @@ def _with_page_rows(found, sort_key: SortKey):
     """``found``'s rows (an id and a sort key each) in sort order, numbered, each with the
     customer's columns when it is on the page: past ``skip``, and before the last of
     ``wanted`` (the one that tells whether another page follows); read by primary key, in
-    the same statement."""
-    number = func.row_number().over(order_by=sort_key.order(found.c, found.c.key)).label("n")
-    numbered = select(found.c.id, number).subquery("numbered")
-    shown = (select(*PUBLIC_COLUMNS)
-             .where(_IN_BUSINESS, Customer.id == numbered.c.id, numbered.c.n > bindparam("skip", type_=Integer),
-                    numbered.c.n < _WANTED)
-             .lateral("shown"))
+    the same statement. The join is on the id of a row on the page (NULL otherwise, which
+    finds nothing without reading the index): a condition on the row's number alone would
+    be checked only after reading each customer, and a later page would read every row
+    before it."""
+    number = func.row_number().over(order_by=sort_key.order(found.c, found.c.key))
+    on_page = and_(number > bindparam("skip", type_=Integer), number < _WANTED)
+    numbered = select(found.c.id, number.label("n"), case((on_page, found.c.id)).label("shown_id")).subquery("numbered")
+    shown = select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, Customer.id == numbered.c.shown_id).lateral("shown")
     return (select(*shown.c, numbered.c.id.label("found")).select_from(numbered.outerjoin(shown, true()))
             .order_by(numbered.c.n))
 
@@ -137,9 +132,9 @@ _TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'custo
 
 @cache
 def reach(sort_key: SortKey):
-    """(id, key, in the short rows) of the first ``wanted`` rows holding ``needle`` among the
-    first ``entries`` entries of the covering index (read up to that many, then kept when
-    they match), and of the first ``wanted`` long rows holding it, merged in sort order."""
+    """(id, in the short rows) of the first ``wanted`` rows holding ``needle`` among the first
+    ``entries`` entries of the covering index (read up to that many, then kept when they
+    match), and of the first ``wanted`` long rows holding it, merged in sort order."""
     key = getattr(Customer, sort_key.column)
     short_rows, long_rows = _short_and_long()
     head = (select(Customer.id, key.label("key"), Customer.search_text).where(_IN_BUSINESS, short_rows)
@@ -150,7 +145,7 @@ def reach(sort_key: SortKey):
     long = (select(Customer.id, key.label("key"), literal(False).label("short"))
             .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
     both = union_all(short, long).subquery("s")
-    return select(both).order_by(*sort_key.order(both.c, both.c.key))
+    return select(both.c.id, both.c.short).order_by(*sort_key.order(both.c, both.c.key))
 
 
 @cache
