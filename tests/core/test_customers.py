@@ -307,6 +307,36 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_a_later_page_of_a_walk_reads_only_its_own_customers(directory):
+
+    from kaimen_core.customers import _search_planner, _search_sql
+
+    tenant, made = directory
+    walk = _search_sql.walk(_search_sql.SortKey("name", False))
+    with db.tenant_session(tenant.owner) as session:
+        connection = session.connection()
+        with _search_planner.planner(session, _search_planner.SORT_INDEX):
+            compiled = walk.compile(connection)
+            params = {**compiled.params, "business": tenant.business_id, "needle": "example.com", "skip": 8,
+                      "wanted": 13}  # page 3 of 4 (and one more to tell whether a page follows)
+            [[plan]] = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", params).all()
+            rows = connection.execute(walk, params).all()
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", ()):
+            yield from nodes(child)
+
+    # no customer is read and then dropped (a condition on the row's number checked after
+    # the read would drop the 8 before the page, and one after it)
+    assert sum(node.get("Rows Removed by Join Filter", 0) for node in nodes(plan[0]["Plan"])) == 0
+    assert any(node.get("Index Name") == "pk_customers" for node in nodes(plan[0]["Plan"]))
+    assert [row.found for row in rows] == _expected(made, "example.com", "name")[:13]
+    assert [row.name is not None for row in rows] == [False] * 8 + [True] * 4 + [False]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_walk_of_the_sort_index_is_planned_once_not_on_every_search(directory, monkeypatch):
     from sqlalchemy import text
 
