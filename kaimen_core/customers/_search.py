@@ -15,9 +15,7 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
 
 * found three times or more in the sample, the term is common: the first ``WALK_REACH``
   entries of the sort index are read (one statement, bounded by entries read, not by
-  matches); if they do not fill the page, the trigram index collects the matches, unless
-  the sample says there are more than ``WALK_ON`` of them in the business (collecting would
-  overflow): the sort index is then read until the page is full;
+  matches); if they do not fill the page, the trigram index collects the matches;
 * not found, or found once or twice with a rare piece (one customer's email, a phone
   fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
   looked up with only the part of the term whose trigrams are not in most rows (a term such
@@ -61,8 +59,8 @@ from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_ON", "WALK_REACH",
-           "CustomerPage", "search_customers"]
+__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_REACH", "CustomerPage",
+           "search_customers"]
 
 PAGE_SIZE = 50
 #: Newest rows of the business that tell a common term from a rare one.
@@ -74,9 +72,6 @@ _COMMON = 3
 WALK_REACH = 32000
 #: Matches up to which the trigram index's matches are collected and sorted.
 RARE_MATCHES = 2000
-#: A term the sample says is in more of the business's rows than this is not collected when
-#: a reach does not fill its page (collecting would overflow): the sort index is read on.
-WALK_ON = 2 * RARE_MATCHES
 #: A rare term's lookup collects at most this many (a page and a few: under a millisecond
 #: at a million customers when there are more); more, and the sort index is read up to
 #: where they say the page ends, or more are collected.
@@ -168,18 +163,17 @@ class _Substring:
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
             hits = rows_holding(self.needle, sample)
-            walk_on = partial(self._walk_on, hits / len(sample))
             if hits >= _COMMON:
                 probe = self.needle if indexable(self.needle) else None
-                tries = [self._reach, walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
+                tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
             else:
                 probe = rare_part(self.needle, sample)
                 # Found once or twice: one customer's email, or a name in one row of 500? A
                 # lookup whose pieces are all common reads long lists: read the sort index first.
                 if hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST):
-                    tries = [self._reach, walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
+                    tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
                 else:  # a short list: collect a few; more, and the term is not rare after all
-                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach, walk_on,
+                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach,
                              partial(self._collect, probe, RARE_MATCHES, sample)]
             for attempt in tries:
                 ids = attempt(wanted)
@@ -207,24 +201,6 @@ class _Substring:
         if sum(1 for _, in_short in rows if in_short) < wanted:
             return None
         return [i for i, _ in rows[:wanted]]
-
-    def _walk_on(self, share: float, wanted: int) -> list[int] | None:
-        """After a reach that did not fill the page: the sort indexes read until it is full, when
-        the term's ``share`` of the sample says the business has more matches than collecting
-        could sort (collecting would then only tell where the page ends at the latest, and
-        this walk would follow); None otherwise. It reads the reach's entries again, in one
-        statement: going on from the reach's end would miss a row moved before it in between."""
-        business_rows = self._business_rows()
-        if business_rows is None or share * business_rows <= WALK_ON:
-            return None
-        return self._walk(wanted)
-
-    def _business_rows(self) -> float | None:
-        """About how many customers the business has (None before the table was analyzed)."""
-        if self.share is None:
-            self.share = _business_share(self.session, self.business_id)
-        table_rows = self.connection.execute(statements.table_rows()).scalar_one()
-        return None if table_rows < 0 else self.share * table_rows
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a

@@ -35,7 +35,7 @@ from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
 __all__ = ["PUBLIC_COLUMNS", "SHORT_TEXT_BYTES", "SortKey", "browse", "collect", "page_rows", "reach", "sample",
-           "table_rows", "walk"]
+           "walk"]
 
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
@@ -97,10 +97,10 @@ def walk(sort_key: SortKey, *, bounded: bool = False):
     otherwise), then ``found`` (the id). A walk is the route a large business's searches end
     on, and it hands the page over without another round trip."""
     key = getattr(Customer, sort_key.column)
-    row = tuple_(key, Customer.id)
     window = ()
     if bounded:
-        last = tuple_(bindparam("last_key", type_=key.type), bindparam("last_id", type_=BigInteger))
+        row, last = tuple_(key, Customer.id), tuple_(bindparam("last_key", type_=key.type),
+                                                     bindparam("last_id", type_=BigInteger))
         window = (row >= last if sort_key.descending else row <= last,)
     both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
                        .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
@@ -125,11 +125,6 @@ def _with_page_rows(found, sort_key: SortKey):
             .order_by(numbered.c.n))
 
 
-#: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
-_PAGES = literal_column("pg_relation_size('customers') / current_setting('block_size')::int")
-_TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass)")
-
-
 @cache
 def reach(sort_key: SortKey):
     """(id, in the short rows) of the first ``wanted`` rows holding ``needle`` among the first
@@ -148,10 +143,9 @@ def reach(sort_key: SortKey):
     return select(both.c.id, both.c.short).order_by(*sort_key.order(both.c, both.c.key))
 
 
-@cache
-def table_rows():
-    """The customers table's estimated rows (-1 before it was first analyzed)."""
-    return select(_TABLE_ROWS.label("rows"))
+#: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
+_PAGES = literal_column("pg_relation_size('customers') / current_setting('block_size')::int")
+_TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass)")
 
 
 @cache
