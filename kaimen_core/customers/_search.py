@@ -197,10 +197,11 @@ class _Substring:
         index (the bound is on entries read, not on matches) and the long rows (few: all are
         read); None when they are fewer (the reach ended first: long rows past its end may
         not come next)."""
-        rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH).all()
-        if sum(1 for _, in_short in rows if in_short) < wanted:
+        rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH, skip=self.skip).all()
+        if sum(1 for row in rows if row.short) < wanted:
             return None
-        return [i for i, _ in rows[:wanted]]
+        self.read.update((row.found, row) for row in rows[:wanted] if row.id is not None)
+        return [row.found for row in rows[:wanted]]
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a

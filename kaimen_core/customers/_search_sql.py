@@ -109,27 +109,30 @@ def walk(sort_key: SortKey, *, bounded: bool = False):
     return _with_page_rows(found, sort_key)
 
 
-def _with_page_rows(found, sort_key: SortKey):
-    """``found``'s rows (an id and a sort key each) in sort order, numbered, each with the
-    customer's columns when it is on the page: past ``skip``, and before the last of
-    ``wanted`` (the one that tells whether another page follows); read by primary key, in
-    the same statement. The join is on the id of a row on the page (NULL otherwise, which
-    finds nothing without reading the index): a condition on the row's number alone would
-    be checked only after reading each customer, and a later page would read every row
-    before it."""
+def _with_page_rows(found, sort_key: SortKey, *carried: str):
+    """``found``'s rows (an id, a sort key and the ``carried`` columns each) in sort order,
+    numbered, each with the customer's columns when it is on the page: past ``skip``, and
+    before the last of ``wanted`` (the one that tells whether another page follows); read by
+    primary key, in the same statement. The join is on the id of a row on the page (NULL
+    otherwise, which finds nothing without reading the index): a condition on the row's
+    number alone would be checked only after reading each customer, and a later page would
+    read every row before it. Each row: the customer's columns (NULL off the page), then
+    ``found`` (the id) and the carried columns."""
     number = func.row_number().over(order_by=sort_key.order(found.c, found.c.key))
     on_page = and_(number > bindparam("skip", type_=Integer), number < _WANTED)
-    numbered = select(found.c.id, number.label("n"), case((on_page, found.c.id)).label("shown_id")).subquery("numbered")
+    numbered = select(found.c.id, number.label("n"), case((on_page, found.c.id)).label("shown_id"),
+                      *(found.c[name] for name in carried)).subquery("numbered")
     shown = select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, Customer.id == numbered.c.shown_id).lateral("shown")
-    return (select(*shown.c, numbered.c.id.label("found")).select_from(numbered.outerjoin(shown, true()))
-            .order_by(numbered.c.n))
+    return (select(*shown.c, numbered.c.id.label("found"), *(numbered.c[name] for name in carried))
+            .select_from(numbered.outerjoin(shown, true())).order_by(numbered.c.n))
 
 
 @cache
 def reach(sort_key: SortKey):
-    """(id, in the short rows) of the first ``wanted`` rows holding ``needle`` among the first
-    ``entries`` entries of the covering index (read up to that many, then kept when they
-    match), and of the first ``wanted`` long rows holding it, merged in sort order."""
+    """The first ``wanted`` rows holding ``needle`` among the first ``entries`` entries of the
+    covering index (read up to that many, then kept when they match), and the first
+    ``wanted`` long rows holding it, merged in sort order: each with the page's columns when
+    it is on the page (as a walk's), ``found`` (the id) and ``short`` (whether a short row)."""
     key = getattr(Customer, sort_key.column)
     short_rows, long_rows = _short_and_long()
     head = (select(Customer.id, key.label("key"), Customer.search_text).where(_IN_BUSINESS, short_rows)
@@ -139,8 +142,7 @@ def reach(sort_key: SortKey):
              .order_by(*sort_key.order(head.c, head.c.key)).limit(_WANTED))
     long = (select(Customer.id, key.label("key"), literal(False).label("short"))
             .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
-    both = union_all(short, long).subquery("s")
-    return select(both.c.id, both.c.short).order_by(*sort_key.order(both.c, both.c.key))
+    return _with_page_rows(union_all(short, long).subquery("s"), sort_key, "short")
 
 
 #: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).
