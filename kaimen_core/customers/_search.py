@@ -15,7 +15,9 @@ A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
 
 * found three times or more in the sample, the term is common: the first ``WALK_REACH``
   entries of the sort index are read (one statement, bounded by entries read, not by
-  matches); if they do not fill the page, the trigram index collects the matches;
+  matches); if they do not fill the page, the trigram index collects the matches, unless
+  the planner's statistics say the business holds more than ``WALK_ON`` of them (collecting
+  would overflow): the sort index is then read until the page is full;
 * not found, or found once or twice with a rare piece (one customer's email, a phone
   fragment), the term is rare: the trigram index collects up to ``FEW_MATCHES`` matches,
   looked up with only the part of the term whose trigrams are not in most rows (a term such
@@ -59,8 +61,8 @@ from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_REACH", "CustomerPage",
-           "search_customers"]
+__all__ = ["FEW_MATCHES", "PAGE_SIZE", "RARE_MATCHES", "SAMPLE_ROWS", "SORTS", "WALK_ON", "WALK_REACH",
+           "CustomerPage", "search_customers"]
 
 PAGE_SIZE = 50
 #: Newest rows of the business that tell a common term from a rare one.
@@ -72,6 +74,9 @@ _COMMON = 3
 WALK_REACH = 32000
 #: Matches up to which the trigram index's matches are collected and sorted.
 RARE_MATCHES = 2000
+#: A business the planner says holds more matches than this is read on through the sort
+#: index when a reach does not fill the page, rather than collected (which would overflow).
+WALK_ON = 2 * RARE_MATCHES
 #: A rare term's lookup collects at most this many (a page and a few: under a millisecond
 #: at a million customers when there are more); more, and the sort index is read up to
 #: where they say the page ends, or more are collected.
@@ -165,15 +170,15 @@ class _Substring:
             hits = rows_holding(self.needle, sample)
             if hits >= _COMMON:
                 probe = self.needle if indexable(self.needle) else None
-                tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
+                tries = [self._reach, self._walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
             else:
                 probe = rare_part(self.needle, sample)
                 # Found once or twice: one customer's email, or a name in one row of 500? A
                 # lookup whose pieces are all common reads long lists: read the sort index first.
                 if hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST):
-                    tries = [self._reach, partial(self._collect, probe, RARE_MATCHES, sample)]
+                    tries = [self._reach, self._walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
                 else:  # a short list: collect a few; more, and the term is not rare after all
-                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach,
+                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach, self._walk_on,
                              partial(self._collect, probe, RARE_MATCHES, sample)]
             for attempt in tries:
                 ids = attempt(wanted)
@@ -202,6 +207,29 @@ class _Substring:
             return None
         self.read.update((row.found, row) for row in rows[:wanted] if row.id is not None)
         return [row.found for row in rows[:wanted]]
+
+    def _walk_on(self, wanted: int) -> list[int] | None:
+        """After a reach that did not fill the page: the sort indexes read until it is full, when
+        the business holds more matches than collecting could sort (collecting would only tell
+        where the page ends at the latest, and this walk would follow); None otherwise. How
+        many is the planner's estimate: ANALYZE samples the whole table, where the sample
+        here is the newest rows, and a term clustered among new customers (a tag given at a
+        recent event) would otherwise be walked across the whole index. It reads the
+        reach's entries again, in one statement: going on from the reach's end would miss a
+        row moved before it in between."""
+        business_rows = self._business_rows()
+        if business_rows is None or business_rows <= WALK_ON:
+            return None
+        if _term_share(self.session, self.business_id, self.needle) * business_rows <= WALK_ON:
+            return None
+        return self._walk(wanted)
+
+    def _business_rows(self) -> float | None:
+        """About how many customers the business has (None before the table was analyzed)."""
+        if self.share is None:
+            self.share = _business_share(self.session, self.business_id)
+        table_rows = self.connection.execute(_TABLE_ROWS).scalar_one()
+        return None if table_rows < 0 else self.share * table_rows
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
@@ -270,6 +298,24 @@ def _business_share(session: Session, business_id: int) -> float:
     rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
             if part.get("Parent Relationship") == "Member"]
     if len(rows) != 2 or not rows[1]:  # a plan of another shape: keep to the business's list
+        return 0.0
+    return min(rows[0] / rows[1], 1.0)
+
+
+_TERM = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
+             "AND search_text LIKE :pattern ESCAPE '\\' "
+             "UNION ALL SELECT 1 FROM customers WHERE business_id = :business")
+_TABLE_ROWS = text("SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass")
+
+
+def _term_share(session: Session, business_id: int, needle: str) -> float:
+    """The share of the business's customers whose search column holds ``needle``, as the
+    planner estimates it from the column's statistics (a fraction of a hundredth or less
+    reads as 0.0001)."""
+    [[plan]] = session.exec(_TERM, params={"business": business_id, "pattern": db.contains_pattern(needle)}).one()
+    rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
+            if part.get("Parent Relationship") == "Member"]
+    if len(rows) != 2 or not rows[1]:
         return 0.0
     return min(rows[0] / rows[1], 1.0)
 

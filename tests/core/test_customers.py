@@ -178,6 +178,7 @@ _ROUTES = {  # module settings that send every search down one route
     "reach the page in the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 10_000},
     "reach, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2},
     "reach, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "reach, then walk on": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "WALK_ON": -1},
     "trigram matches in the business's list": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 10**9},
     "trigram matches in the term's lists only": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 0},
     "a few trigram matches, then reach": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 10_000},
@@ -194,6 +195,8 @@ _ROUTES = {  # module settings that send every search down one route
     "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
     "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
     "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},
+    "found twice: reach, then walk on": {**_TWICE, "WALK_REACH": 2, "WALK_ON": -1},
+    "a few, reach, then walk on": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "WALK_ON": -1},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
@@ -230,11 +233,15 @@ def _expected(made, needle: str, sort: str) -> list[int]:
 
 
 @pytest.mark.parametrize("route", list(_ROUTES))
-def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
+def test_every_search_route_gives_the_same_pages(database, directory, monkeypatch, route):
     from kaimen_core.customers import _search as engine
 
     for name, value in _ROUTES[route].items():
         monkeypatch.setattr(engine, name, value)
+    walked_on = []  # what each walk after a reach gave: a "walk on" route must be taken
+    walk_on = engine._Substring._walk_on
+    monkeypatch.setattr(engine._Substring, "_walk_on", lambda self, wanted: walked_on.append(walk_on(self, wanted))
+                        or walked_on[-1])
     tenant, made = directory
     by_id = {c.id: c for c in made}
     for needle in ("garcia", "ana g", "a r", "client1", "@example.com", "#vip", "5550213", "chloe ruiz", "zzq"):
@@ -245,6 +252,7 @@ def test_every_search_route_gives_the_same_pages(directory, monkeypatch, route):
             # each customer as the page shows it, however the route read the row
             assert [c for page in pages for c in page.customers] == [by_id[i] for i in expected[:12]]
             assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
+    assert any(ids is not None for ids in walked_on) == ("walk on" in route and database.kind == "postgres")
 
 
 def test_a_search_sees_changes_made_earlier_in_the_same_session(directory):
@@ -294,6 +302,29 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
         customers.search_customers(session, actor=tenant.owner, query="garcia")
         after = session.exec(text("SELECT current_setting('enable_seqscan'), current_setting('enable_sort')")).one()
     assert tuple(after) == tuple(before) == ("on", "on")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_the_planner_tells_a_common_term_from_one_in_no_row(database):
+    # After a reach that did not fill its page, the planner's estimate of how many rows hold
+    # the term (ANALYZE samples the whole table) decides between reading on and collecting.
+    # The estimate reads the column's histogram, which takes a hundred rows or more.
+    from sqlalchemy import text
+
+    from kaimen_core.customers._search import _term_share
+
+    tenant = make_business()
+    for i in range(150):
+        _add(tenant.owner, name=f"{'Walsh' if i % 3 == 0 else 'Moss'} {i:03d}", email=f"c{i}@example.com")
+    with database.owner.begin() as connection:
+        connection.execute(text("ANALYZE customers"))
+    with db.tenant_session(tenant.owner) as session:
+        common = _term_share(session, tenant.business_id, "walsh")
+        nowhere = _term_share(session, tenant.business_id, "zzq")
+        literal = _term_share(session, tenant.business_id, "_")  # LIKE's wildcard, taken literally
+    assert 0.15 < common < 0.6
+    assert nowhere < 0.02 and literal < 0.02
 
 
 @pytest.mark.postgres
