@@ -309,11 +309,16 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
 def test_the_planner_tells_a_common_term_from_one_in_no_row(database):
     # After a reach that did not fill its page, the planner's estimate of how many rows hold
     # the term (ANALYZE samples the whole table) decides between reading on and collecting.
-    # The estimate reads the column's histogram, which takes a hundred rows or more.
+    # The estimate reads the column's histogram, which takes a hundred rows or more, and
+    # keeps 1,000 bounds (migration 0010) so that names do not slip between them.
     from sqlalchemy import text
 
     from kaimen_core.customers._search import _term_share
 
+    with database.owner.begin() as connection:
+        target = connection.execute(text("SELECT attstattarget FROM pg_attribute WHERE attname = 'search_text' "
+                                         "AND attrelid = 'customers'::regclass")).scalar_one()
+    assert target == 1000
     tenant = make_business()
     for i in range(150):
         _add(tenant.owner, name=f"{'Walsh' if i % 3 == 0 else 'Moss'} {i:03d}", email=f"c{i}@example.com")
