@@ -168,18 +168,19 @@ class _Substring:
             if len(sample) < SAMPLE_ROWS:  # the sample is the whole business
                 return self._walk(wanted)
             hits = rows_holding(self.needle, sample)
-            if hits >= _COMMON:
+            if hits >= _COMMON:  # the whole term (a part of it would find ever more rows)
                 probe = self.needle if indexable(self.needle) else None
-                tries = [self._reach, self._walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
-            else:
+            else:  # the part of it whose pieces are not in most rows
                 probe = rare_part(self.needle, sample)
-                # Found once or twice: one customer's email, or a name in one row of 500? A
-                # lookup whose pieces are all common reads long lists: read the sort index first.
-                if hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST):
-                    tries = [self._reach, self._walk_on, partial(self._collect, probe, RARE_MATCHES, sample)]
-                else:  # a short list: collect a few; more, and the term is not rare after all
-                    tries = [partial(self._collect, probe, FEW_MATCHES, sample), self._reach, self._walk_on,
-                             partial(self._collect, probe, RARE_MATCHES, sample)]
+            collect = partial(self._collect, probe, RARE_MATCHES, sample)
+            # (without a probe no lookup follows a reach: the walk at the end reads on anyway)
+            reach = [self._reach, self._walk_on] if probe is not None else [self._reach]
+            # Found once or twice: one customer's email, or a name in one row of 500? A lookup
+            # whose pieces are all common reads long lists: read the sort index first.
+            if hits >= _COMMON or (hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST)):
+                tries = [*reach, collect]
+            else:  # a short list: collect a few; more, and the term is not rare after all
+                tries = [partial(self._collect, probe, FEW_MATCHES, sample), *reach, collect]
             for attempt in tries:
                 ids = attempt(wanted)
                 if ids is not None:
@@ -210,13 +211,16 @@ class _Substring:
 
     def _walk_on(self, wanted: int) -> list[int] | None:
         """After a reach that did not fill the page: the sort indexes read until it is full, when
-        the business holds more matches than collecting could sort (collecting would only tell
-        where the page ends at the latest, and this walk would follow); None otherwise. How
-        many is the planner's estimate: ANALYZE samples the whole table, where the sample
-        here is the newest rows, and a term clustered among new customers (a tag given at a
-        recent event) would otherwise be walked across the whole index. It reads the
-        reach's entries again, in one statement: going on from the reach's end would miss a
-        row moved before it in between."""
+        the business likely holds more than ``WALK_ON`` matches, twice what a collect sorts
+        (collecting would only tell where the page ends at the latest, and this walk would
+        follow); None otherwise. How many is the planner's estimate of the term's share of
+        the table (ANALYZE's sample of all of it, every business's rows together) times the
+        business's rows. The sample here is the newest rows: a term clustered among new
+        customers (a tag given at a recent event) would be walked across the whole index.
+        Without the column's statistics (``textlike`` not LEAKPROOF: under row-level
+        security the planner then guesses from the term's length) nothing is walked on. The
+        walk reads the reach's entries again, in one statement: going on from the reach's
+        end would miss a row moved before it in between."""
         business_rows = self._business_rows()
         if business_rows is None or business_rows <= WALK_ON:
             return None
@@ -225,11 +229,12 @@ class _Substring:
         return self._walk(wanted)
 
     def _business_rows(self) -> float | None:
-        """About how many customers the business has (None before the table was analyzed)."""
+        """About how many customers the business has; None before the table was analyzed, or
+        when the planner may not read the search column's statistics."""
         if self.share is None:
             self.share = _business_share(self.session, self.business_id)
-        table_rows = self.connection.execute(_TABLE_ROWS).scalar_one()
-        return None if table_rows < 0 else self.share * table_rows
+        table_rows, statistics = self.connection.execute(_TABLE_ROWS).one()
+        return None if table_rows < 0 or not statistics else self.share * table_rows
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
         """The first ``wanted`` matches through the trigram index (looked up with ``probe``, a
@@ -305,13 +310,16 @@ def _business_share(session: Session, business_id: int) -> float:
 _TERM = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
              "AND search_text LIKE :pattern ESCAPE '\\' "
              "UNION ALL SELECT 1 FROM customers WHERE business_id = :business")
-_TABLE_ROWS = text("SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass")
+#: The customers table's estimated rows, and whether the planner reads the search column's
+#: statistics for LIKE under row-level security (it does for LEAKPROOF operators only).
+_TABLE_ROWS = text("SELECT reltuples, (SELECT proleakproof FROM pg_proc WHERE oid = 'textlike'::regproc) "
+                   "FROM pg_class WHERE oid = 'customers'::regclass")
 
 
 def _term_share(session: Session, business_id: int, needle: str) -> float:
-    """The share of the business's customers whose search column holds ``needle``, as the
-    planner estimates it from the column's statistics (a fraction of a hundredth or less
-    reads as 0.0001)."""
+    """The share of the customers whose search column holds ``needle``, as the planner
+    estimates it from the column's statistics, which cover the whole table (its floor is
+    0.0001, or one row of the business's estimated rows when that is more)."""
     [[plan]] = session.exec(_TERM, params={"business": business_id, "pattern": db.contains_pattern(needle)}).one()
     rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
             if part.get("Parent Relationship") == "Member"]

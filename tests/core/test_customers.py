@@ -196,7 +196,6 @@ _ROUTES = {  # module settings that send every search down one route
     "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
     "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},
     "found twice: reach, then walk on": {**_TWICE, "WALK_REACH": 2, "WALK_ON": -1},
-    "a few, reach, then walk on": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "WALK_ON": -1},
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
@@ -302,6 +301,23 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
         customers.search_customers(session, actor=tenant.owner, query="garcia")
         after = session.exec(text("SELECT current_setting('enable_seqscan'), current_setting('enable_sort')")).one()
     assert tuple(after) == tuple(before) == ("on", "on")
+
+
+def test_a_reach_is_walked_on_only_when_the_business_likely_holds_more_than_a_collect_would_sort(monkeypatch):
+    from kaimen_core.customers import _search as engine
+
+    finder = engine._Substring.__new__(engine._Substring)  # no statement runs: the estimates are given
+    finder.session, finder.business_id, finder.needle = None, 1, "walsh"
+    walked = []
+    monkeypatch.setattr(engine._Substring, "_walk", lambda self, wanted: walked.append(wanted) or [1])
+    for rows, share, walks in ((None, 0.5, False),  # never analyzed, or no statistics for LIKE
+                               (engine.WALK_ON, 1.0, False),  # a business no bigger than WALK_ON
+                               (100_000, 0.03, False),  # 3,000 likely matches: a collect sorts them
+                               (100_000, 0.05, True)):  # 5,000: more than WALK_ON
+        monkeypatch.setattr(engine._Substring, "_business_rows", lambda self, rows=rows: rows)
+        monkeypatch.setattr(engine, "_term_share", lambda session, business, needle, share=share: share)
+        walked.clear()
+        assert (finder._walk_on(51) is not None) == walks == bool(walked), (rows, share)
 
 
 @pytest.mark.postgres
