@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row
 from sqlmodel import Session, select
 
 from kaimen_core import db
@@ -54,6 +54,7 @@ from kaimen_core.customers._directory import (
     search_condition,
     search_needle,
 )
+from kaimen_core.customers._search_estimates import business_share, table_size, term_share
 from kaimen_core.customers._search_planner import SORT_INDEX, TRIGRAM_INDEX, planner
 from kaimen_core.customers._search_sql import PUBLIC_COLUMNS, SortKey
 from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
@@ -224,7 +225,7 @@ class _Substring:
         business_rows = self._business_rows()
         if business_rows is None or business_rows <= WALK_ON:
             return None
-        if _term_share(self.session, self.business_id, self.needle) * business_rows <= WALK_ON:
+        if term_share(self.session, self.business_id, self.needle) * business_rows <= WALK_ON:
             return None
         return self._walk(wanted)
 
@@ -232,8 +233,8 @@ class _Substring:
         """About how many customers the business has; None before the table was analyzed, or
         when the planner may not read the search column's statistics."""
         if self.share is None:
-            self.share = _business_share(self.session, self.business_id)
-        table_rows, statistics = self.connection.execute(_TABLE_ROWS).one()
+            self.share = business_share(self.session, self.business_id)
+        table_rows, statistics = table_size(self.session)
         return None if table_rows < 0 or not statistics else self.share * table_rows
 
     def _collect(self, probe: str | None, most: int, sample: list[str], wanted: int) -> list[int] | None:
@@ -287,45 +288,9 @@ class _Substring:
         business's share of the table (the planner's estimates) against the probe's share
         of the sample."""
         if self.share is None:
-            self.share = _business_share(self.session, self.business_id)
+            self.share = business_share(self.session, self.business_id)
         others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - self.share)
         return others * _ROW_PER_LIST_ENTRY >= self.share
-
-
-_SHARE = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
-              "UNION ALL SELECT 1 FROM customers")
-
-
-def _business_share(session: Session, business_id: int) -> float:
-    """The business's share of the customers table, from the planner's statistics (the
-    app's role may not read pg_stats; both estimates are scaled alike by row-level security)."""
-    [[plan]] = session.exec(_SHARE, params={"business": business_id}).one()
-    rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
-            if part.get("Parent Relationship") == "Member"]
-    if len(rows) != 2 or not rows[1]:  # a plan of another shape: keep to the business's list
-        return 0.0
-    return min(rows[0] / rows[1], 1.0)
-
-
-_TERM = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE business_id = :business "
-             "AND search_text LIKE :pattern ESCAPE '\\' "
-             "UNION ALL SELECT 1 FROM customers WHERE business_id = :business")
-#: The customers table's estimated rows, and whether the planner reads the search column's
-#: statistics for LIKE under row-level security (it does for LEAKPROOF operators only).
-_TABLE_ROWS = text("SELECT reltuples, (SELECT proleakproof FROM pg_proc WHERE oid = 'textlike'::regproc) "
-                   "FROM pg_class WHERE oid = 'customers'::regclass")
-
-
-def _term_share(session: Session, business_id: int, needle: str) -> float:
-    """The share of the customers whose search column holds ``needle``, as the planner
-    estimates it from the column's statistics, which cover the whole table (its floor is
-    0.0001, or one row of the business's estimated rows when that is more)."""
-    [[plan]] = session.exec(_TERM, params={"business": business_id, "pattern": db.contains_pattern(needle)}).one()
-    rows = [part.get("Plan Rows", 0) for part in plan["Plan"].get("Plans", ())
-            if part.get("Parent Relationship") == "Member"]
-    if len(rows) != 2 or not rows[1]:
-        return 0.0
-    return min(rows[0] / rows[1], 1.0)
 
 
 def _rows_in_order(session: Session, business_id: int, ids: list[int], read: dict[int, Row]) -> list[CustomerPublic]:

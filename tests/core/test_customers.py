@@ -315,7 +315,7 @@ def test_a_reach_is_walked_on_only_when_the_business_likely_holds_more_than_a_co
                                (100_000, 0.03, False),  # 3,000 likely matches: a collect sorts them
                                (100_000, 0.05, True)):  # 5,000: more than WALK_ON
         monkeypatch.setattr(engine._Substring, "_business_rows", lambda self, rows=rows: rows)
-        monkeypatch.setattr(engine, "_term_share", lambda session, business, needle, share=share: share)
+        monkeypatch.setattr(engine, "term_share", lambda session, business, needle, share=share: share)
         walked.clear()
         assert (finder._walk_on(51) is not None) == walks == bool(walked), (rows, share)
 
@@ -329,7 +329,7 @@ def test_the_planner_tells_a_common_term_from_one_in_no_row(database):
     # keeps 1,000 bounds (migration 0010) so that names do not slip between them.
     from sqlalchemy import text
 
-    from kaimen_core.customers._search import _term_share
+    from kaimen_core.customers._search_estimates import term_share
 
     with database.owner.begin() as connection:
         target = connection.execute(text("SELECT attstattarget FROM pg_attribute WHERE attname = 'search_text' "
@@ -341,9 +341,9 @@ def test_the_planner_tells_a_common_term_from_one_in_no_row(database):
     with database.owner.begin() as connection:
         connection.execute(text("ANALYZE customers"))
     with db.tenant_session(tenant.owner) as session:
-        common = _term_share(session, tenant.business_id, "walsh")
-        nowhere = _term_share(session, tenant.business_id, "zzq")
-        literal = _term_share(session, tenant.business_id, "_")  # LIKE's wildcard, taken literally
+        common = term_share(session, tenant.business_id, "walsh")
+        nowhere = term_share(session, tenant.business_id, "zzq")
+        literal = term_share(session, tenant.business_id, "_")  # LIKE's wildcard, taken literally
     assert 0.15 < common < 0.6
     assert nowhere < 0.02 and literal < 0.02
 
@@ -403,7 +403,7 @@ def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_secur
     # whether reading the business's own list is worth it (kaimen_core.customers._search).
     from sqlalchemy import text
 
-    from kaimen_core.customers._search import _business_share
+    from kaimen_core.customers._search_estimates import business_share
 
     big, small = make_business(), make_business()
     for i in range(40):
@@ -413,7 +413,7 @@ def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_secur
     shares = []
     for tenant in (big, small):
         with db.tenant_session(tenant.owner) as session:
-            shares.append(_business_share(session, tenant.business_id))
+            shares.append(business_share(session, tenant.business_id))
     assert shares == [pytest.approx(0.75, abs=0.02), pytest.approx(0.25, abs=0.02)]
 
 
