@@ -286,6 +286,12 @@ PRIMITIVES.update({
                                                "business; RLS scopes the rows it reads to that business",
     "customers._csv_write.write_rows": "the import's set-based write, called only by customers.import_customers "
                                        "with the actor's business; RLS's WITH CHECK refuses rows of any other",
+    "customers._search_estimates.business_share": "the planner's estimate (EXPLAIN, no row read) of a business's "
+                                                  "share of the table, called only by customers.search_customers "
+                                                  "with the actor's business",
+    "customers._search_estimates.term_share": "the planner's estimate (EXPLAIN, no row read) of how many rows hold "
+                                              "a term, from table-wide statistics, called only by "
+                                              "customers.search_customers with the actor's business",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
