@@ -40,7 +40,7 @@ SQLite has no trigram index: its search reads the business's rows in sort order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 from sqlalchemy import Row
 from sqlmodel import Session, select
@@ -157,11 +157,20 @@ class _Substring:
         self.skip = skip  # the matches before the page: their rows are not read
         self.read: dict[int, Row] = {}  # the page's rows a route read along with their ids
         self.connection = session.connection()
-        self.share: float | None = None  # the business's share of the table, once asked
         self.use = None  # switches the planner settings, while first() runs
 
     def _run(self, statement, **params):
         return self.connection.execute(statement, {"business": self.business_id, "needle": self.needle, **params})
+
+    @cached_property
+    def share(self) -> float:
+        """The business's share of the customers table (the planner's estimates), once asked."""
+        return business_share(self.session, self.business_id)
+
+    def _found(self, rows) -> list[int]:
+        """The ids of a walk's or reach's ``rows``, keeping the page's customers they carry."""
+        self.read.update((row.found, row) for row in rows if row.id is not None)
+        return [row.found for row in rows]
 
     def first(self, wanted: int) -> list[int]:
         with planner(self.session, SORT_INDEX) as self.use:
@@ -196,8 +205,7 @@ class _Substring:
         else:
             rows = self._run(statements.walk(self.sort_key, bounded=True), wanted=wanted, skip=self.skip,
                              last_key=last[0], last_id=last[1]).all()
-        self.read.update((row.found, row) for row in rows if row.id is not None)
-        return [row.found for row in rows]
+        return self._found(rows)
 
     def _reach(self, wanted: int) -> list[int] | None:
         """The first ``wanted`` matches among the first ``WALK_REACH`` entries of the covering
@@ -207,8 +215,7 @@ class _Substring:
         rows = self._run(statements.reach(self.sort_key), wanted=wanted, entries=WALK_REACH, skip=self.skip).all()
         if sum(1 for row in rows if row.short) < wanted:
             return None
-        self.read.update((row.found, row) for row in rows[:wanted] if row.id is not None)
-        return [row.found for row in rows[:wanted]]
+        return self._found(rows[:wanted])
 
     def _walk_on(self, wanted: int) -> list[int] | None:
         """After a reach that did not fill the page: the sort indexes read until it is full, when
@@ -232,8 +239,6 @@ class _Substring:
     def _business_rows(self) -> float | None:
         """About how many customers the business has; None before the table was analyzed, or
         when the planner may not read the search column's statistics."""
-        if self.share is None:
-            self.share = business_share(self.session, self.business_id)
         table_rows, statistics = table_size(self.session)
         return None if table_rows < 0 or not statistics else self.share * table_rows
 
@@ -287,8 +292,6 @@ class _Substring:
         table's rows of other businesses as it reads them. Chosen by which costs less: the
         business's share of the table (the planner's estimates) against the probe's share
         of the sample."""
-        if self.share is None:
-            self.share = business_share(self.session, self.business_id)
         others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - self.share)
         return others * _ROW_PER_LIST_ENTRY >= self.share
 
