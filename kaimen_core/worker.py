@@ -4,7 +4,9 @@ Each round first applies the webhook events the sidecar stored
 (``messaging.apply_pending_webhooks``: inbound texts, keywords, delivery status), so a
 STOP that has arrived is applied before any queued text is sent, then runs due jobs.
 Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
-sweep that queues due booking reminders; every minute) and ``retention`` (the purge of
+sweep that queues due booking reminders; every minute), ``search_index`` (folding the
+customers added, changed or removed into the search blocks of large businesses, see
+kaimen_core.customers._search_index; every minute) and ``retention`` (the purge of
 records past their business's retention periods; once a day).
 A handler that raises is retried with backoff (kaimen_core.jobs) until its attempts run
 out, then the job stays ``failed`` with the error; a text's own failure reason is kept
@@ -22,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from kaimen_core import db, jobs, retention
+from kaimen_core.customers._search_index import refresh_search_indexes
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._delivery import RetryLater, deliver
 from kaimen_core.messaging._events import apply_pending_webhooks
@@ -33,6 +36,7 @@ __all__ = ["Worker", "run_forever"]
 
 log = logging.getLogger(__name__)
 REMINDER_EVERY = timedelta(minutes=1)
+SEARCH_INDEX_EVERY = timedelta(minutes=1)
 RETENTION_EVERY = timedelta(days=1)
 #: Webhook events applied per transaction, and transactions per round before the jobs get their turn.
 WEBHOOK_BATCH = 100
@@ -49,10 +53,11 @@ class Worker:
         self.engine = engine
 
     def schedule_reminders(self, now: datetime | None = None) -> None:
-        """Make sure one reminder sweep and one retention purge are queued (idempotent across workers)."""
+        """Make sure one reminder sweep, one search-index fold and one retention purge are
+        queued (idempotent across workers)."""
         now = now or utcnow()
         with db.system_session(engine=self.engine) as session:
-            for kind in ("reminders", "retention"):
+            for kind in ("reminders", "search_index", "retention"):
                 queued = session.exec(select(Job.id).where(Job.kind == kind,
                                                            Job.status.in_(("queued", "running")))).first()
                 if queued is None:
@@ -91,6 +96,11 @@ class Worker:
                     send_due_reminders(session, now=now)
                     jobs.enqueue(session, kind="reminders", payload={}, max_attempts=3,
                                  run_at=(now or utcnow()) + REMINDER_EVERY)
+            elif job.kind == "search_index":
+                refresh_search_indexes(engine=self.engine)
+                with db.system_session(engine=self.engine) as session:
+                    jobs.enqueue(session, kind="search_index", payload={}, max_attempts=3,
+                                 run_at=(now or utcnow()) + SEARCH_INDEX_EVERY)
             elif job.kind == "retention":
                 with db.system_session(engine=self.engine) as session:
                     retention.purge_expired(session, now=now)

@@ -3,13 +3,18 @@
 A page never loads the whole table: :func:`search_customers` asks for one page plus one
 row (to know whether there is a next page). A whole phone number is one entry of an index;
 browsing on PostgreSQL reads the ``(business, key, id)`` indexes in order. A substring
-search on PostgreSQL chooses between two indexes, because no single one is quick for every
+search on PostgreSQL chooses between indexes, because no single one is quick for every
 term (every route gives exactly the same page):
 
 * the **sort index** ``(business, key, id) INCLUDE (search_text)`` read in order, keeping
   the matches (index-only): quick when matches are common, since a page fills early;
 * the **trigram index** (pg_trgm GIN): every match is found and only the matches are
-  sorted: quick when they are few.
+  sorted: quick when they are few;
+* a large business's **search blocks** (``_search_index``, name order only): the sort
+  index read only in the blocks that may hold every three-letter piece of the term, so
+  common matches that sit together late in the order (a first name) are reached at once.
+  Wherever the sort index would be read from the start, the blocks are skimmed instead
+  when the business has them.
 
 A sample of the business's newest rows (``SAMPLE_ROWS``) decides the order:
 
@@ -55,7 +60,8 @@ from kaimen_core.customers._directory import (
     search_needle,
 )
 from kaimen_core.customers._search_estimates import business_share, table_size, term_share
-from kaimen_core.customers._search_planner import SORT_INDEX, TRIGRAM_INDEX, planner
+from kaimen_core.customers._search_index import pieces, ready, skim
+from kaimen_core.customers._search_planner import SKIM_INDEX, SORT_INDEX, TRIGRAM_INDEX, planner
 from kaimen_core.customers._search_sql import PUBLIC_COLUMNS, SortKey
 from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
 from kaimen_core.exceptions import ValidationError
@@ -184,7 +190,7 @@ class _Substring:
                 probe = rare_part(self.needle, sample)
             collect = partial(self._collect, probe, RARE_MATCHES, sample)
             # (without a probe no lookup follows a reach: the walk at the end reads on anyway)
-            reach = [self._reach, self._walk_on] if probe is not None else [self._reach]
+            reach = [self._skim, self._reach, *([self._walk_on] if probe is not None else [])]
             # Found once or twice: one customer's email, or a name in one row of 500? A lookup
             # whose pieces are all common reads long lists: read the sort index first.
             if hits >= _COMMON or (hits and (probe is None or rarest_share(probe, sample) > _SHORT_LIST)):
@@ -195,7 +201,29 @@ class _Substring:
                 ids = attempt(wanted)
                 if ids is not None:
                     return ids
-            return self._walk(wanted)
+            return self._walk_all(wanted)
+
+    @cached_property
+    def skims(self) -> bool:
+        """Whether the business's name order has blocks to skim (``_search_index``), once asked."""
+        return self.sort_key.column == "name" and len(self.needle) >= 3 and ready(self.session, self.business_id)
+
+    def _skim(self, wanted: int) -> list[int] | None:
+        """The first ``wanted`` matches, reading the sort index only in the blocks that may
+        hold the term (never more entries than a walk); None when there are no blocks."""
+        if not self.skims:
+            return None
+        self.use(SKIM_INDEX)
+        try:
+            rows = self._run(skim(), grams=pieces(self.needle), wanted=wanted, skip=self.skip).all()
+        finally:
+            self.use(SORT_INDEX)
+        return self._found(rows)
+
+    def _walk_all(self, wanted: int) -> list[int]:
+        """The first ``wanted`` matches: skimmed when there are blocks, else walked."""
+        ids = self._skim(wanted)
+        return self._walk(wanted) if ids is None else ids
 
     def _walk(self, wanted: int, last: tuple | None = None) -> list[int]:
         """The first ``wanted`` matches in sort order, reading the sort indexes until found (and
@@ -275,10 +303,10 @@ class _Substring:
             # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted)
         if not found.any_long:
-            return self._walk(wanted)
+            return self._walk_all(wanted)
         ids = self._walk(wanted, (found.key, found.id))
         # fewer when a match before the bound was changed since the lookup: read on
-        return ids if len(ids) >= wanted else self._walk(wanted)
+        return ids if len(ids) >= wanted else self._walk_all(wanted)
 
     def _too_far(self, found, wanted: int) -> bool:
         """Whether a page of matches lies further than ``WALK_REACH`` entries, judging by the

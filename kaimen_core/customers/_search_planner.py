@@ -9,7 +9,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import text
 from sqlmodel import Session
 
-__all__ = ["SORT_INDEX", "TRIGRAM_INDEX", "planner"]
+__all__ = ["SKIM_INDEX", "SORT_INDEX", "TRIGRAM_INDEX", "planner"]
 
 #: Planner settings: read the sort index in order (the planner cannot tell how common a
 #: term is and would rather sort the whole business); or the trigram index only. The
@@ -23,6 +23,10 @@ SORT_INDEX = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_seq
 TRIGRAM_INDEX = {"plan_cache_mode": "auto", "jit": "off", "enable_seqscan": "off", "enable_bitmapscan": "on",
                  "enable_indexscan": "off", "enable_sort": "on", "enable_incremental_sort": "on",
                  "max_parallel_workers_per_gather": "0"}
+#: Reading the sort index in the blocks a block index points to (see ``_search_index``): the
+#: blocks in order, each block's matches sorted as it comes (an incremental sort), so that
+#: the read stops at the block that fills the page.
+SKIM_INDEX = {**SORT_INDEX, "enable_incremental_sort": "on"}
 
 #: Reads each setting, then sets it (a row's columns are computed in order).
 _SWAP = text("SELECT n, current_setting(n), set_config(n, v, true) "

@@ -35,7 +35,7 @@ from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
 __all__ = ["PUBLIC_COLUMNS", "SHORT_TEXT_BYTES", "SortKey", "browse", "collect", "page_rows", "reach", "sample",
-           "walk"]
+           "walk", "with_page_rows"]
 
 #: Rows whose search column is longer are in small sort indexes of their own (a btree
 #: entry holds at most 2,704 bytes; migration 0007).
@@ -106,10 +106,10 @@ def walk(sort_key: SortKey, *, bounded: bool = False):
                        .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
     both = both.subquery("m")
     found = select(both.c.id, both.c.key).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED).subquery("f")
-    return _with_page_rows(found, sort_key)
+    return with_page_rows(found, sort_key)
 
 
-def _with_page_rows(found, sort_key: SortKey, *carried: str):
+def with_page_rows(found, sort_key: SortKey, *carried: str):
     """``found``'s rows (an id, a sort key and the ``carried`` columns each) in sort order,
     numbered, each with the customer's columns when it is on the page: past ``skip``, and
     before the last of ``wanted`` (the one that tells whether another page follows); read by
@@ -142,7 +142,7 @@ def reach(sort_key: SortKey):
              .order_by(*sort_key.order(head.c, head.c.key)).limit(_WANTED))
     long = (select(Customer.id, key.label("key"), literal(False).label("short"))
             .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
-    return _with_page_rows(union_all(short, long).subquery("s"), sort_key, "short")
+    return with_page_rows(union_all(short, long).subquery("s"), sort_key, "short")
 
 
 #: The customers table's size in pages, and its estimated rows (pg_class, readable by any role).

@@ -93,4 +93,7 @@ TENANT_TABLES = (
     "conversations",
     "reminder_records",
 )
-__all__ += ["TENANT_TABLES"]
+#: Tables PostgreSQL derives from ``customers`` for searching (migration 0011), guarded by
+#: row-level security like the tables above. They have no model: SQLite has none.
+SEARCH_INDEX_TABLES = ("customer_search_blocks", "customer_search_grams", "customer_search_changes")
+__all__ += ["SEARCH_INDEX_TABLES", "TENANT_TABLES"]

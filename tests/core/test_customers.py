@@ -204,6 +204,11 @@ _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
 @pytest.fixture
 def directory(database):
     """A business with 41 customers whose names, emails and tags repeat, some of them many times."""
+    return make_directory(database)
+
+
+def make_directory(database):
+    """The business of :func:`directory`: (tenant, customers as made)."""
     tenant = make_business()
     made = []
     for i in range(40):

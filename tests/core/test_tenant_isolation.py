@@ -37,8 +37,9 @@ from kaimen_core import (
     tenancy,
 )
 from kaimen_core.actors import Actor
+from kaimen_core.customers._search_index import build
 from kaimen_core.exceptions import NotFound, PermissionDenied
-from kaimen_core.models import TENANT_TABLES, Booking, Customer, StaffMember, utcnow
+from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
 from tests.factories import (
     PASSWORD,
     Records,
@@ -122,6 +123,12 @@ def world(database) -> World:
     with db.tenant_session(operator) as session:  # B has enforcement history and operator-access events
         tenancy.enforce(session, actor=operator, business_id=b.business_id, action="warn", reason="First warning")
         audit.list_events(session, actor=operator, business_id=b.business_id)
+    if database.kind == "postgres":  # both businesses in search blocks (small ones have none), a fold waiting
+        with db.system_session() as session:
+            for business in (a, b):
+                build(session, business_id=business.business_id)
+                session.connection().execute(text("INSERT INTO customer_search_changes (business_id) VALUES (:b)"),
+                                             {"b": business.business_id})
     return World(a, a_staff, b, b_staff, b_records, b_staff.session_id)
 
 
@@ -292,6 +299,12 @@ PRIMITIVES.update({
     "customers._search_estimates.term_share": "the planner's estimate (EXPLAIN, no row read) of how many rows hold "
                                               "a term, from table-wide statistics, called only by "
                                               "customers.search_customers with the actor's business",
+    "customers._search_index.ready": "whether a business has search blocks, called only by "
+                                     "customers.search_customers with the actor's business; RLS scopes what it reads",
+    "customers._search_index.build": "the worker's rebuild of one business's search blocks from its own customers, "
+                                     "in a system session; no page or tenant code calls it",
+    "customers._search_index.refresh_search_index": "the worker's fold of one business's search changes, in a system "
+                                                    "session; it reads and writes only that business's rows",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
@@ -365,7 +378,7 @@ def test_a_primitive_run_in_business_a_cannot_reach_business_b(world, name):
 
 #: These run on PostgreSQL only (no SQLite instance is generated for them at all).
 postgres_only = pytest.mark.parametrize("database", ["postgres"], indirect=True)
-ALL_TABLES = ["businesses", "login_attempts", *TENANT_TABLES]
+ALL_TABLES = ["businesses", "login_attempts", *TENANT_TABLES, *SEARCH_INDEX_TABLES]
 
 
 @pytest.mark.postgres
