@@ -28,7 +28,7 @@ import psycopg
 from customers_seed import bench_database, drop_kept, new_business, owner_of, psql_url, seed_customers
 
 from kaimen_core import customers, db
-from kaimen_core.customers._search_index import refresh_search_indexes
+from kaimen_core.customers._search_upkeep import refresh_search_indexes
 
 QUERIES = {
     "browse, sorted by name": {"query": None, "sort": "name"},

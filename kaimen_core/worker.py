@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from kaimen_core import db, jobs, retention
-from kaimen_core.customers._search_index import refresh_search_indexes
+from kaimen_core.customers._search_upkeep import refresh_search_indexes
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._delivery import RetryLater, deliver
 from kaimen_core.messaging._events import apply_pending_webhooks

@@ -215,7 +215,7 @@ class _Substring:
             return None
         self.use(SKIM_INDEX)
         try:
-            rows = self._run(skim(), grams=pieces(self.needle), wanted=wanted, skip=self.skip).all()
+            rows = self._run(skim(), pieces=pieces(self.needle), wanted=wanted, skip=self.skip).all()
         finally:
             self.use(SORT_INDEX)
         return self._found(rows)

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from kaimen_core import db
 from kaimen_core.customers import _search as engine
 from kaimen_core.customers import _search_index as index
+from kaimen_core.customers import _search_upkeep as upkeep
 from kaimen_core.models import Customer
 from tests.core.test_customers import _RARE, _add, _expected, _search, make_directory
 
@@ -33,12 +34,12 @@ def directory(database):
 
 def _fold(business_id: int) -> str:
     with db.system_session() as session:
-        return index.refresh_search_index(session, business_id=business_id)
+        return upkeep.refresh_search_index(session, business_id=business_id)
 
 
 def _build(business_id: int) -> int:
     with db.system_session() as session:
-        return index.build(session, business_id=business_id)
+        return upkeep.build(session, business_id=business_id)
 
 
 def _waiting(business_id: int) -> int:
@@ -47,11 +48,19 @@ def _waiting(business_id: int) -> int:
             text("SELECT count(*) FROM customer_search_changes WHERE business_id = :b"), {"b": business_id}).scalar()
 
 
-def _pieces_stored(business_id: int) -> dict[str, str]:
+def _pieces_stored(business_id: int) -> dict[int, str]:
     with db.system_session() as session:
         found = session.connection().execute(
-            text("SELECT gram, blocks::text FROM customer_search_grams WHERE business_id = :b"), {"b": business_id})
+            text("SELECT piece, blocks::text FROM customer_search_grams WHERE business_id = :b"), {"b": business_id})
         return dict(found.all())
+
+
+def _starts(business_id: int) -> list[tuple[str, int]]:
+    with db.system_session() as session:
+        found = session.connection().execute(text(
+            "SELECT start_name, start_id FROM customer_search_blocks WHERE business_id = :b ORDER BY block"),
+            {"b": business_id})
+        return [tuple(row) for row in found.all()]
 
 
 def _rename(customer_id: int, name: str) -> None:
@@ -129,14 +138,14 @@ def test_a_renamed_or_removed_customer_leaves_no_piece_of_their_name_in_the_bits
     quinn = _add(tenant.owner, name="Quinn Xylophone", phone="2125550777")
     wyatt = _add(tenant.owner, name="Wyatt Jubjub", phone="2125550778")
     assert _fold(tenant.business_id) == "built"
-    assert {"xyl", "bju"} <= set(_pieces_stored(tenant.business_id))
+    assert {*index.pieces("xylophone"), *index.pieces("jubjub")} <= set(_pieces_stored(tenant.business_id))
     _rename(quinn.id, "Erased customer")  # what an erasure does to the name
     _remove(wyatt.id)
     assert [c.id for c in _search(tenant.owner, query="xylo").customers] == []
     assert _fold(tenant.business_id) == "refreshed"
     stored = _pieces_stored(tenant.business_id)
-    assert not {"xyl", "ylo", "pho", "bju", "jub", "ubj"} & set(stored)
-    assert "era" in stored and set("".join(stored.values())) <= {"0", "1"}
+    assert not set(index.pieces("xylophone")) & set(stored) and not set(index.pieces("jubjub")) & set(stored)
+    assert set(index.pieces("erased")) <= set(stored) and set("".join(stored.values())) <= {"0", "1"}
     assert [c.id for c in _search(tenant.owner, query="erased").customers] == [quinn.id]
 
 
@@ -206,3 +215,75 @@ def _business_of(customers: int):
     for i in range(customers):
         _add(tenant.owner, name=f"Client {i:02d}", phone=f"21255504{i:02d}")
     return tenant
+
+
+def test_pieces_are_hashed_alike_in_python_and_in_the_database(database):
+    words = ["zoe", "ana gar", "zoë", "\U0001d538x1", "#vip", "1212555"]
+    with db.system_session() as session:
+        stored = [sorted(session.connection().execute(
+            text("SELECT DISTINCT customer_search_piece(substr(:w, i, 3)) FROM generate_series(1, length(:w) - 2) i"),
+            {"w": word}).scalars()) for word in words]
+    assert stored == [index.pieces(word) for word in words]
+    assert index.pieces("zo") == []
+
+
+def test_an_erasure_leaves_no_name_in_the_blocks_before_its_verification(database, monkeypatch):
+    from kaimen_core import privacy
+    from tests.core.test_privacy_erasure import FakeProviders, _deletion_request, _seed
+
+    monkeypatch.setattr(index, "BLOCK_ROWS", 2)
+    monkeypatch.setattr(index, "INDEX_FROM", 3)
+    tenant = _business_of(0)
+    _seed(tenant)  # Maria Lopez, who is erased, and Ava Chen
+    for name in ("Bo Aaron", "Cy Bell", "Di Cole", "Mo Chase", "Zed Dunn"):
+        _add(tenant.owner, name=name)
+    _build(tenant.business_id)
+    assert ("Maria Lopez" in [name for name, _ in _starts(tenant.business_id)])  # block 2: Maria, Mo
+    result = privacy.run_erasure(actor=tenant.owner, request_id=_deletion_request(tenant),
+                                 erasers=FakeProviders().erasers)
+    assert result.status == "completed" and result.certificate["verification"]["hits"] == 0
+    assert [name for name, _ in _starts(tenant.business_id)] == ["", "Cy Bell", "Mo Chase", "Zed Dunn"]
+    assert not set(index.pieces("lopez")) & set(_pieces_stored(tenant.business_id))
+    assert _search(tenant.owner, query="lopez").customers == []
+    assert [c.name for c in _search(tenant.owner, query="mo c").customers] == ["Mo Chase"]
+
+
+def test_a_search_that_finds_the_blocks_gone_reads_the_sort_index(directory, monkeypatch):
+    # A fold may drop the blocks (the business shrank) between asking whether there are
+    # any and skimming them: the skim then reads the sort index itself, in the same snapshot.
+    monkeypatch.setattr(engine, "SAMPLE_ROWS", 4)
+    monkeypatch.setattr(engine, "_COMMON", 1)
+    monkeypatch.setattr(engine, "ready", lambda session, business_id: True)
+    tenant, made = directory
+    assert _fold(tenant.business_id) == "small"  # no blocks, and no changes waiting either
+    for needle in ("garcia", "a r", "#vip", "zzq"):
+        _pages_match(tenant, made, needle)
+
+
+def test_one_business_s_failing_fold_does_not_stop_the_others(database, monkeypatch):
+    first, second = _business_of(2), _business_of(2)
+    fold = upkeep.refresh_search_index
+
+    def failing(session, *, business_id):
+        if business_id == first.business_id:
+            raise RuntimeError("the business closed meanwhile")
+        return fold(session, business_id=business_id)
+
+    monkeypatch.setattr(upkeep, "refresh_search_index", failing)
+    done = upkeep.refresh_search_indexes()
+    assert done[first.business_id] == "failed" and done[second.business_id] == "small"
+    assert _waiting(first.business_id) == 2 and _waiting(second.business_id) == 0
+
+
+def test_blocks_a_day_old_are_built_again_at_the_next_change(database, monkeypatch):
+    monkeypatch.setattr(index, "BLOCK_ROWS", 4)
+    monkeypatch.setattr(index, "INDEX_FROM", 10)
+    tenant = _business_of(40)
+    assert _fold(tenant.business_id) == "built"
+    customer = _add(tenant.owner, name="Nina Park", phone="2125559001")
+    assert _fold(tenant.business_id) == "refreshed"
+    with database.owner.begin() as connection:
+        connection.execute(text("UPDATE customer_search_blocks SET built_at = now() - interval '25 hours' "
+                                "WHERE business_id = :b"), {"b": tenant.business_id})
+    _rename(customer.id, "Nina Parker")
+    assert _fold(tenant.business_id) == "built"

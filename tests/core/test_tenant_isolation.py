@@ -37,7 +37,7 @@ from kaimen_core import (
     tenancy,
 )
 from kaimen_core.actors import Actor
-from kaimen_core.customers._search_index import build
+from kaimen_core.customers._search_upkeep import build
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
 from tests.factories import (
@@ -301,9 +301,9 @@ PRIMITIVES.update({
                                               "customers.search_customers with the actor's business",
     "customers._search_index.ready": "whether a business has search blocks, called only by "
                                      "customers.search_customers with the actor's business; RLS scopes what it reads",
-    "customers._search_index.build": "the worker's rebuild of one business's search blocks from its own customers, "
+    "customers._search_upkeep.build": "the worker's rebuild of one business's search blocks from its own customers, "
                                      "in a system session; no page or tenant code calls it",
-    "customers._search_index.refresh_search_index": "the worker's fold of one business's search changes, in a system "
+    "customers._search_upkeep.refresh_search_index": "the worker's fold of one business's search changes, in a system "
                                                     "session; it reads and writes only that business's rows",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",

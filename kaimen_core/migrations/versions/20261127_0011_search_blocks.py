@@ -7,9 +7,12 @@ split a large business's name order into blocks of about a thousand customers an
 for each three-character piece of the search column, the blocks whose rows hold it:
 
 * ``customer_search_blocks``: each block's first ``(name, id)`` and the next block's (its
-  end; NULL for the last). Block 0 starts at ``('', 0)``, before any customer.
-* ``customer_search_grams``: per piece, a bit string with one bit per block. A block whose
-  bits for every piece of a term are set may hold it; the others cannot.
+  end; NULL for the last). Block 0 starts at ``('', 0)``, before any customer. A start
+  whose customer is renamed or removed moves on to the next customer at the next fold (an
+  erasure folds at once), so no name outlives its customer here.
+* ``customer_search_grams``: per piece (stored as the first 32 bits of its MD5: no text),
+  a bit string with one bit per block. A block whose bits for every piece of a term are
+  set may hold it; the others cannot.
 * ``customer_search_changes``: customers added, changed or removed since their blocks were
   last summarised (written by the triggers below, in the same transaction as the change;
   ids only, no personal data), and the block a changed or removed row was in. A search
@@ -52,13 +55,13 @@ CREATE TABLE customer_search_blocks (
     built_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT pk_customer_search_blocks PRIMARY KEY (business_id, block)
 );
-CREATE INDEX ix_customer_search_blocks_start ON customer_search_blocks (business_id, start_name, start_id);
+CREATE INDEX ix_customer_search_blocks_start ON customer_search_blocks (business_id, start_name, start_id, block);
 CREATE TABLE customer_search_grams (
     business_id bigint NOT NULL REFERENCES businesses (id) ON DELETE CASCADE,
-    gram text NOT NULL,
+    piece integer NOT NULL,
     blocks bit varying NOT NULL,
-    CONSTRAINT pk_customer_search_grams PRIMARY KEY (business_id, gram)
-);
+    CONSTRAINT pk_customer_search_grams PRIMARY KEY (business_id, piece)
+) WITH (autovacuum_vacuum_scale_factor = 0.02);
 CREATE TABLE customer_search_changes (
     id bigserial CONSTRAINT pk_customer_search_changes PRIMARY KEY,
     business_id bigint NOT NULL REFERENCES businesses (id) ON DELETE CASCADE,
@@ -72,7 +75,14 @@ CREATE FUNCTION customer_search_block(bigint, varchar, bigint) RETURNS integer
 LANGUAGE sql STABLE AS $$
     SELECT b.block FROM customer_search_blocks b
     WHERE b.business_id = $1 AND (b.start_name, b.start_id) <= ($2, $3)
-    ORDER BY b.start_name DESC, b.start_id DESC LIMIT 1
+    ORDER BY b.start_name DESC, b.start_id DESC, b.block DESC LIMIT 1
+$$;
+
+-- a three-character piece as stored: the first 32 bits of its MD5 (two pieces that share
+-- them only set more bits; no readable text is kept)
+CREATE FUNCTION customer_search_piece(text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT ('x' || left(md5($1), 8))::bit(32)::int
 $$;
 
 CREATE FUNCTION customer_search_added() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -117,6 +127,7 @@ DROP FUNCTION IF EXISTS customer_search_added();
 DROP FUNCTION IF EXISTS customer_search_changed();
 DROP FUNCTION IF EXISTS customer_search_removed();
 DROP FUNCTION IF EXISTS customer_search_block(bigint, varchar, bigint);
+DROP FUNCTION IF EXISTS customer_search_piece(text);
 DROP TABLE IF EXISTS customer_search_changes;
 DROP TABLE IF EXISTS customer_search_grams;
 DROP TABLE IF EXISTS customer_search_blocks;
