@@ -52,6 +52,7 @@ from sqlmodel import Session, select
 
 from kaimen_core import db
 from kaimen_core.actors import Actor
+from kaimen_core.customers import _search_index as blocks
 from kaimen_core.customers import _search_sql as statements
 from kaimen_core.customers._directory import (
     _require_member,
@@ -61,7 +62,7 @@ from kaimen_core.customers._directory import (
 )
 from kaimen_core.customers._search_estimates import business_share, table_size, term_share
 from kaimen_core.customers._search_index import pieces, ready, skim
-from kaimen_core.customers._search_planner import SKIM_INDEX, SORT_INDEX, TRIGRAM_INDEX, planner
+from kaimen_core.customers._search_planner import SORT_INDEX, TRIGRAM_INDEX, planner
 from kaimen_core.customers._search_sql import PUBLIC_COLUMNS, SortKey
 from kaimen_core.customers._search_terms import indexable, rare_part, rarest_share, rows_holding
 from kaimen_core.exceptions import ValidationError
@@ -213,11 +214,8 @@ class _Substring:
         hold the term (never more entries than a walk); None when there are no blocks."""
         if not self.skims:
             return None
-        self.use(SKIM_INDEX)
-        try:
-            rows = self._run(skim(), pieces=pieces(self.needle), wanted=wanted, skip=self.skip).all()
-        finally:
-            self.use(SORT_INDEX)
+        rows = self._run(skim(), pieces=pieces(self.needle), wanted=wanted, skip=self.skip,
+                         dense_of=blocks.DENSE_OF, dense=blocks.DENSE).all()
         return self._found(rows)
 
     def _walk_all(self, wanted: int) -> list[int]:
@@ -302,11 +300,13 @@ class _Substring:
             # a page of matches lies further than WALK_REACH entries (or the table was never
             # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted)
+        # within WALK_REACH entries (else RARE_MATCHES were collected): walked; further: skimmed
+        walk = self._walk if most < RARE_MATCHES else self._walk_all
         if not found.any_long:
-            return self._walk_all(wanted)
+            return walk(wanted)
         ids = self._walk(wanted, (found.key, found.id))
         # fewer when a match before the bound was changed since the lookup: read on
-        return ids if len(ids) >= wanted else self._walk_all(wanted)
+        return ids if len(ids) >= wanted else walk(wanted)
 
     def _too_far(self, found, wanted: int) -> bool:
         """Whether a page of matches lies further than ``WALK_REACH`` entries, judging by the

@@ -34,8 +34,9 @@ __all__ = ["BLOCK_ROWS", "INDEX_FROM", "MAX_CHANGES", "in_block", "pieces", "rea
 BLOCK_ROWS = 1000
 #: A business with fewer customers has no blocks: a search reads its sort index quickly.
 INDEX_FROM = 32_000
-#: Change rows beyond which a search does not use the blocks (it would read them all).
-MAX_CHANGES = 5000
+#: Change rows beyond which a search does not use the blocks: it reads every changed row
+#: (about a microsecond each), and the worker folds them within a minute.
+MAX_CHANGES = 1000
 
 
 def pieces(needle: str) -> list[int]:
@@ -65,8 +66,15 @@ def in_block(block: str, columns: str, *, short: bool | None = None, where: str 
 
 
 #: The blocks whose bits are set for every piece of the term (NULL when a piece is in none).
-_MASK = ("(SELECT bit_and(g.blocks) FROM customer_search_grams g WHERE g.business_id = :business "
-         "AND g.piece = ANY(:pieces) HAVING count(*) = cardinality(:pieces))")
+_MASK = ("SELECT bit_and(g.blocks) AS m FROM customer_search_grams g WHERE g.business_id = :business "
+         "AND g.piece = ANY(:pieces) HAVING count(*) = cardinality(:pieces)")
+#: Of the first ``DENSE_OF`` blocks, this many may hold the term: the sort index is then read
+#: from the start in one go. Each block read on its own costs a descent of the index and a
+#: comparison of names at both ends (about twice the time per entry), which only pays when
+#: blocks are skipped.
+DENSE_OF, DENSE = 16, 12
+_DENSE = ("(SELECT count(*) FROM mask, generate_series(0, least(length(mask.m), :dense_of) - 1) AS i "
+          "WHERE get_bit(mask.m, i) = 1) >= :dense")
 _HOLDS = "strpos(c.search_text, :needle) > 0"
 
 
@@ -76,16 +84,20 @@ def skim():
     over: the page's columns, then ``found``, the id), from: the short rows of the blocks
     whose bits are set for all ``pieces`` (the needle's), read block by block in order
     until ``wanted`` are found; the changed rows not folded into the bits yet; the long
-    rows (few; in no block read here); and, when the business has no blocks (dropped by a
-    fold since the search asked :func:`ready`), the sort index read from the start. One
+    rows (few; in no block read here); and, when the first blocks nearly all may hold the
+    term (``DENSE``), or the business has no blocks (dropped by a fold since the search
+    asked :func:`ready`), the sort index read from the start instead. One
     statement, so one snapshot: a fold commits its bits and removes its change rows
-    together. Run with the SKIM_INDEX planner settings: the blocks in order, and an
-    incremental sort within each."""
+    together. Parameters besides a walk's: ``pieces``, ``dense_of`` and ``dense``. Run with
+    the SORT_INDEX planner settings: the blocks in order, and an incremental sort within
+    each."""
     statement = f"""
+        WITH mask AS MATERIALIZED ({_MASK}), dense AS MATERIALIZED (SELECT {_DENSE} AS yes)
         SELECT f.id, f.key FROM (
             (SELECT m.id, m.key FROM customer_search_blocks r
              CROSS JOIN LATERAL ({in_block('r', 'c.id, c.name AS key', short=True, where=f'AND {_HOLDS}')}) m
-             WHERE r.business_id = :business AND get_bit({_MASK}, r.block) = 1
+             WHERE NOT (SELECT yes FROM dense) AND r.business_id = :business
+               AND get_bit((SELECT m FROM mask), r.block) = 1
              ORDER BY r.block, m.key, m.id LIMIT :wanted)
             UNION
             (SELECT c.id, c.name FROM customer_search_changes ch JOIN customers c ON c.id = ch.customer_id
@@ -96,13 +108,15 @@ def skim():
              ORDER BY c.name, c.id LIMIT :wanted)
             UNION
             (SELECT c.id, c.name FROM customers c
-             WHERE NOT EXISTS (SELECT FROM customer_search_blocks WHERE business_id = :business)
+             WHERE ((SELECT yes FROM dense) OR NOT EXISTS (SELECT FROM customer_search_blocks
+                                                           WHERE business_id = :business))
                AND c.business_id = :business AND octet_length(c.search_text) <= {SHORT_TEXT_BYTES} AND {_HOLDS}
              ORDER BY c.name, c.id LIMIT :wanted)
         ) f ORDER BY f.key, f.id LIMIT :wanted"""
     found = (text(statement)
              .bindparams(bindparam("business", type_=BigInteger), bindparam("needle", type_=String),
-                         bindparam("pieces", type_=ARRAY(Integer)), bindparam("wanted", type_=Integer))
+                         bindparam("pieces", type_=ARRAY(Integer)), bindparam("wanted", type_=Integer),
+                         bindparam("dense_of", type_=Integer), bindparam("dense", type_=Integer))
              .columns(column("id", BigInteger), column("key", String)).subquery("f"))
     return with_page_rows(found, SortKey("name", descending=False))
 

@@ -83,13 +83,14 @@ def _pages_match(tenant, made, needle: str, sort: str = "name") -> None:
     assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], (needle, sort)
 
 
-@pytest.mark.parametrize("block_rows", [1, 4, 7])
+@pytest.mark.parametrize(("block_rows", "dense"), [(1, 10**6), (4, 10**6), (7, 10**6), (4, 0)])
 @pytest.mark.parametrize("route", list(_SKIM_ROUTES))
 def test_skimming_the_blocks_gives_the_same_pages_before_and_after_a_fold(directory, monkeypatch, route,
-                                                                          block_rows):
+                                                                          block_rows, dense):
     for name, value in _SKIM_ROUTES[route].items():
         monkeypatch.setattr(engine, name, value)
     monkeypatch.setattr(index, "BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(index, "DENSE", dense)  # blocks skimmed one by one, or read from the start (0)
     monkeypatch.setattr(index, "INDEX_FROM", 10)
     skimmed = []
     skim = engine._Substring._skim
