@@ -48,6 +48,7 @@ QUERIES = {
     # blocks (kaimen_core.customers._search_index) point to the first ones.
     "last name 'walsh' (4.5%)": {"query": "walsh", "sort": "name"},
     "first name 'zoe' (4%, last)": {"query": "zoe", "sort": "name"},
+    "two letters 'zo' (4%, last)": {"query": "zo", "sort": "name"},
 }
 TARGET = 2.0
 

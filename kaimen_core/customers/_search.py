@@ -207,7 +207,7 @@ class _Substring:
     @cached_property
     def skims(self) -> bool:
         """Whether the business's name order has blocks to skim (``_search_index``), once asked."""
-        return self.sort_key.column == "name" and len(self.needle) >= 3 and ready(self.session, self.business_id)
+        return self.sort_key.column == "name" and len(self.needle) >= 2 and ready(self.session, self.business_id)
 
     def _skim(self, wanted: int) -> list[int] | None:
         """The first ``wanted`` matches, reading the sort index only in the blocks that may

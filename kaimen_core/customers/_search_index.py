@@ -1,6 +1,6 @@
 """PostgreSQL: a block index of a large business's name order, for substring searches.
 
-The name order is split into blocks of about ``BLOCK_ROWS`` customers; for each
+The name order is split into blocks of about ``BLOCK_ROWS`` customers; for each two- and
 three-character piece of the search column, a bit string says which blocks hold it
 (migration 0011). Every row holding a term holds each of its pieces, so only the blocks
 whose bits are set for all of them can hold a match: a search reads the sort index in
@@ -40,10 +40,12 @@ MAX_CHANGES = 1000
 
 
 def pieces(needle: str) -> list[int]:
-    """The distinct three-character pieces of ``needle`` as stored (none when it is shorter)."""
+    """The distinct pieces of ``needle`` as stored: its three-character pieces, or itself when
+    it has two characters (none when it has one)."""
+    size = min(len(needle), 3)
     # MD5 as a spread of 32 bits that PostgreSQL computes alike, not for security
-    return sorted({int.from_bytes(md5(needle[i:i + 3].encode(), usedforsecurity=False).digest()[:4], "big",
-                                  signed=True) for i in range(len(needle) - 2)})
+    return sorted({int.from_bytes(md5(needle[i:i + size].encode(), usedforsecurity=False).digest()[:4], "big",
+                                  signed=True) for i in range(len(needle) - size + 1)} if size >= 2 else set())
 
 
 def in_block(block: str, columns: str, *, short: bool | None = None, where: str = "", limit: bool = True) -> str:

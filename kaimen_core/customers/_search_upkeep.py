@@ -36,9 +36,22 @@ log = logging.getLogger(__name__)
 #: Blocks older than this are built again at the next fold that has changes.
 REBUILD_AFTER = timedelta(days=1)
 
+
+def _pairs(rows: str) -> str:
+    """Each block's pieces, (gram, block), from ``rows`` (a relation of search columns and
+    their blocks): its three-character pieces, their first two characters, and each row's
+    last two (so a two-letter term has pieces too)."""
+    return f"""
+        WITH threes AS MATERIALIZED (SELECT DISTINCT substr(r.search_text, i, 3) AS gram, r.block
+                                     FROM {rows} r, generate_series(1, char_length(r.search_text) - 2) AS i)
+        SELECT gram, block FROM threes
+        UNION SELECT left(gram, 2), block FROM threes
+        UNION SELECT right(r.search_text, 2), r.block FROM {rows} r WHERE char_length(r.search_text) >= 2"""
+
+
 #: A business's blocks and pieces from its customers in name order (one statement: one
 #: snapshot). Block 0 starts before any customer; each block ends where the next starts.
-_BUILD = text("""
+_BUILD = text(f"""
     WITH ranked AS MATERIALIZED (
         SELECT name, id, search_text, (row_number() OVER (ORDER BY name, id) - 1) AS n
         FROM customers WHERE business_id = :business
@@ -49,12 +62,13 @@ _BUILD = text("""
         SELECT :business, block, CASE WHEN block = 0 THEN '' ELSE name END, CASE WHEN block = 0 THEN 0 ELSE id END,
                lead(name) OVER (ORDER BY block), lead(id) OVER (ORDER BY block)
         FROM starts
+    ), rows_in_blocks AS (
+        SELECT search_text, (n / :size)::int AS block FROM ranked
     )
     INSERT INTO customer_search_grams (business_id, piece, blocks)
     SELECT :business, customer_search_piece(p.gram),
            bit_or(set_bit((SELECT lpad('', count(*)::int, '0')::varbit FROM starts), p.block, 1))
-    FROM (SELECT DISTINCT substr(r.search_text, i, 3) AS gram, (r.n / :size)::int AS block
-          FROM ranked r, generate_series(1, char_length(r.search_text) - 2) AS i) p
+    FROM ({_pairs('rows_in_blocks')}) p
     GROUP BY 2""")
 
 #: Removes the business's change rows; returns the blocks they touch (where each changed or
@@ -90,20 +104,23 @@ _MOVE = (text("UPDATE customer_search_blocks SET start_name = :name, start_id = 
          text("UPDATE customer_search_blocks SET end_name = :name, end_id = :id "
               "WHERE business_id = :business AND block = :block - 1"))
 
-#: The pieces of the blocks ``touched``, with their bits among the business's ``zeros``.
+#: The rows of the blocks ``touched`` (their search columns), and their pieces with their
+#: bits among the business's ``zeros``.
 _PRESENT = f"""
-    SELECT customer_search_piece(p.gram) AS piece, bit_or(set_bit(CAST(:zeros AS varbit), p.block, 1)) AS mask
-    FROM (SELECT DISTINCT t.block, substr(c.search_text, i, 3) AS gram
-          FROM customer_search_blocks t
-          CROSS JOIN LATERAL ({index.in_block('t', 'c.search_text', limit=False)}) c
-          CROSS JOIN LATERAL generate_series(1, char_length(c.search_text) - 2) AS i
-          WHERE t.business_id = :business AND t.block = ANY(:touched)) p
-    GROUP BY 1"""
+    touched_rows AS MATERIALIZED (
+        SELECT t.block, c.search_text FROM customer_search_blocks t
+        CROSS JOIN LATERAL ({index.in_block('t', 'c.search_text', limit=False)}) c
+        WHERE t.business_id = :business AND t.block = ANY(:touched)
+    ), present AS MATERIALIZED (
+        SELECT customer_search_piece(p.gram) AS piece, bit_or(set_bit(CAST(:zeros AS varbit), p.block, 1)) AS mask
+        FROM ({_pairs('touched_rows')}) p
+        GROUP BY 1
+    )"""
 
 #: Recompute the bits of the blocks ``touched`` from their rows as they are now (rewriting
 #: only the pieces whose bits change).
 _REFRESH = text(f"""
-    WITH present AS MATERIALIZED ({_PRESENT}),
+    WITH {_PRESENT},
     kept AS (
         UPDATE customer_search_grams g SET blocks = u.blocks
         FROM (SELECT o.piece, (o.blocks & CAST(:keep AS varbit)) | coalesce(p.mask, CAST(:zeros AS varbit)) AS blocks

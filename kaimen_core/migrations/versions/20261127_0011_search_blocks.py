@@ -4,7 +4,7 @@ A term in many rows that sit together late in the name order (a first name such 
 had no quick route: its first page is either past most of the sort index or among tens of
 thousands of trigram matches (25 times the time at a thousand customers). These tables
 split a large business's name order into blocks of about a thousand customers and record,
-for each three-character piece of the search column, the blocks whose rows hold it:
+for each two- and three-character piece of the search column, the blocks whose rows hold it:
 
 * ``customer_search_blocks``: each block's first ``(name, id)`` and the next block's (its
   end; NULL for the last). Block 0 starts at ``('', 0)``, before any customer. A start
@@ -78,7 +78,7 @@ LANGUAGE sql STABLE AS $$
     ORDER BY b.start_name DESC, b.start_id DESC, b.block DESC LIMIT 1
 $$;
 
--- a three-character piece as stored: the first 32 bits of its MD5 (two pieces that share
+-- a piece as stored: the first 32 bits of its MD5 (two pieces that share
 -- them only set more bits; no readable text is kept)
 CREATE FUNCTION customer_search_piece(text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
