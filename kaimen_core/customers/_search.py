@@ -140,7 +140,8 @@ def search_customers(
         # the ids of the matches up to the end of the page, and one more
         finder = _Substring(session, actor.business_id, needle, sort_key, skip=first)
         ids = finder.first(first + page_size + 1)
-        shown = _rows_in_order(session, actor.business_id, ids[first:first + page_size], finder.read)
+        shown = statements.customers_in_order(session.connection(), actor.business_id, ids[first:first + page_size],
+                                              finder.read)
         has_next = len(ids) > first + page_size
     else:
         if postgres and not number:
@@ -151,7 +152,7 @@ def search_customers(
             where = (Customer.business_id == actor.business_id, search_condition(query, region))
             found = session.exec(select(*PUBLIC_COLUMNS).where(*where).order_by(*sort_key.order(Customer))
                                  .offset(first).limit(page_size + 1)).all()
-        shown = [_public(row) for row in found[:page_size]]
+        shown = [statements.public(row) for row in found[:page_size]]
         has_next = len(found) > page_size
     return CustomerPage(customers=shown, page=page, page_size=page_size, has_next=has_next)
 
@@ -323,21 +324,3 @@ class _Substring:
         others = max(rarest_share(probe, sample), 0.5 / len(sample)) * (1 - self.share)
         return others * _ROW_PER_LIST_ENTRY >= self.share
 
-
-def _rows_in_order(session: Session, business_id: int, ids: list[int], read: dict[int, Row]) -> list[CustomerPublic]:
-    """The customers ``ids`` in that order, as the page shows them (those not ``read`` yet
-    are read now)."""
-    missing = [i for i in ids if i not in read]
-    if missing:
-        rows = session.connection().execute(statements.page_rows(), {"business": business_id, "ids": missing})
-        read = {**read, **{row.id: row for row in rows}}
-    return [_public(read[i]) for i in ids if i in read]
-
-
-_PUBLIC_NAMES = tuple(CustomerPublic.model_fields)
-
-
-def _public(row: Row) -> CustomerPublic:
-    """A customer as the page shows it, from a row that starts with ``PUBLIC_COLUMNS``
-    (by position: a quarter of the cost of ``Row._asdict``)."""
-    return CustomerPublic.model_validate(dict(zip(_PUBLIC_NAMES, row, strict=False)))  # the walk adds "found"
