@@ -301,13 +301,11 @@ class _Substring:
             # a page of matches lies further than WALK_REACH entries (or the table was never
             # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted)
-        # within WALK_REACH entries (else RARE_MATCHES were collected): walked; further: skimmed
-        walk = self._walk if most < RARE_MATCHES else self._walk_all
         if not found.any_long:
-            return walk(wanted)
+            return self._walk_all(wanted)
         ids = self._walk(wanted, (found.key, found.id))
         # fewer when a match before the bound was changed since the lookup: read on
-        return ids if len(ids) >= wanted else walk(wanted)
+        return ids if len(ids) >= wanted else self._walk_all(wanted)
 
     def _too_far(self, found, wanted: int) -> bool:
         """Whether a page of matches lies further than ``WALK_REACH`` entries, judging by the

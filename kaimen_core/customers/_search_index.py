@@ -70,49 +70,67 @@ def in_block(block: str, columns: str, *, short: bool | None = None, where: str 
 #: The blocks whose bits are set for every piece of the term (NULL when a piece is in none).
 _MASK = ("SELECT bit_and(g.blocks) AS m FROM customer_search_grams g WHERE g.business_id = :business "
          "AND g.piece = ANY(:pieces) HAVING count(*) = cardinality(:pieces)")
-#: Of the first ``DENSE_OF`` blocks, this many may hold the term: the sort index is then read
-#: from the start in one go. Each block read on its own costs a descent of the index and a
-#: comparison of names at both ends (about twice the time per entry), which only pays when
-#: blocks are skipped.
+#: Of the first ``DENSE_OF`` blocks, this many may hold the term: those blocks are then read
+#: in one go, from the start of the sort index. Each block read on its own costs a descent
+#: of the index and a comparison of names at both ends (about twice the time per entry),
+#: which only pays when blocks are skipped.
 DENSE_OF, DENSE = 16, 12
 _DENSE = ("(SELECT count(*) FROM mask, generate_series(0, least(length(mask.m), :dense_of) - 1) AS i "
           "WHERE get_bit(mask.m, i) = 1) >= :dense")
 _HOLDS = "strpos(c.search_text, :needle) > 0"
+_SHORT = f"octet_length(c.search_text) <= {SHORT_TEXT_BYTES}"
 
 
 @cache
 def skim():
     """The first ``wanted`` customers holding ``needle`` in name order (as a walk hands them
-    over: the page's columns, then ``found``, the id), from: the short rows of the blocks
-    whose bits are set for all ``pieces`` (the needle's), read block by block in order
-    until ``wanted`` are found; the changed rows not folded into the bits yet; the long
-    rows (few; in no block read here); and, when the first blocks nearly all may hold the
-    term (``DENSE``), or the business has no blocks (dropped by a fold since the search
-    asked :func:`ready`), the sort index read from the start instead. One
-    statement, so one snapshot: a fold commits its bits and removes its change rows
+    over: the page's columns, then ``found``, the id), from:
+
+    * the short rows of the blocks whose bits are set for all ``pieces`` (the needle's),
+      read block by block in order until ``wanted`` are found; but when ``dense`` of the
+      first ``dense_of`` blocks may hold the term, those first blocks are read in one go
+      from the start of the sort index (``early``), and the blocks after them one by one
+      only if the page is not full yet; when the business has no blocks (a fold dropped
+      them since the search asked :func:`ready`), the sort index is read from the start;
+    * the changed rows not folded into the bits yet;
+    * the long rows (few; in no block read here).
+
+    One statement, so one snapshot: a fold commits its bits and removes its change rows
     together. Parameters besides a walk's: ``pieces``, ``dense_of`` and ``dense``. Run with
     the SORT_INDEX planner settings: the blocks in order, and an incremental sort within
     each."""
+    early_rows = f"c.business_id = :business AND {_SHORT} AND {_HOLDS}"
     statement = f"""
-        WITH mask AS MATERIALIZED ({_MASK}), dense AS MATERIALIZED (SELECT {_DENSE} AS yes)
+        WITH mask AS MATERIALIZED ({_MASK}),
+        dense AS MATERIALIZED (SELECT {_DENSE} AS yes),
+        bound AS MATERIALIZED (SELECT start_name, start_id FROM customer_search_blocks
+                               WHERE business_id = :business AND block = :dense_of),
+        early AS MATERIALIZED (
+            (SELECT c.id, c.name AS key FROM customers c
+             WHERE (SELECT yes FROM dense) AND {early_rows}
+               AND (c.name, c.id) < ((SELECT start_name FROM bound), (SELECT start_id FROM bound))
+             ORDER BY c.name, c.id LIMIT :wanted)
+            UNION ALL
+            (SELECT c.id, c.name FROM customers c
+             WHERE ((SELECT yes FROM dense) AND NOT EXISTS (SELECT FROM bound)
+                    OR NOT EXISTS (SELECT FROM customer_search_blocks WHERE business_id = :business))
+               AND {early_rows}
+             ORDER BY c.name, c.id LIMIT :wanted))
         SELECT f.id, f.key FROM (
             (SELECT m.id, m.key FROM customer_search_blocks r
              CROSS JOIN LATERAL ({in_block('r', 'c.id, c.name AS key', short=True, where=f'AND {_HOLDS}')}) m
-             WHERE NOT (SELECT yes FROM dense) AND r.business_id = :business
-               AND get_bit((SELECT m FROM mask), r.block) = 1
+             WHERE (SELECT count(*) FROM early) < :wanted
+               AND (NOT (SELECT yes FROM dense) OR r.block >= :dense_of)
+               AND r.business_id = :business AND get_bit((SELECT m FROM mask), r.block) = 1
              ORDER BY r.block, m.key, m.id LIMIT :wanted)
+            UNION
+            SELECT id, key FROM early
             UNION
             (SELECT c.id, c.name FROM customer_search_changes ch JOIN customers c ON c.id = ch.customer_id
              WHERE ch.business_id = :business AND c.business_id = :business AND {_HOLDS})
             UNION
             (SELECT c.id, c.name FROM customers c
              WHERE c.business_id = :business AND octet_length(c.search_text) > {SHORT_TEXT_BYTES} AND {_HOLDS}
-             ORDER BY c.name, c.id LIMIT :wanted)
-            UNION
-            (SELECT c.id, c.name FROM customers c
-             WHERE ((SELECT yes FROM dense) OR NOT EXISTS (SELECT FROM customer_search_blocks
-                                                           WHERE business_id = :business))
-               AND c.business_id = :business AND octet_length(c.search_text) <= {SHORT_TEXT_BYTES} AND {_HOLDS}
              ORDER BY c.name, c.id LIMIT :wanted)
         ) f ORDER BY f.key, f.id LIMIT :wanted"""
     found = (text(statement)

@@ -73,7 +73,7 @@ _BUILD = text(f"""
 
 #: Removes the business's change rows; returns the blocks they touch (where each changed or
 #: removed row was, and where each changed or added row is now) and the blocks that start
-#: at a changed or removed customer.
+#: at a customer since renamed or removed (one whose email or tags changed stays their start).
 _TAKE = text("""
     WITH gone AS (DELETE FROM customer_search_changes WHERE business_id = :business
                   RETURNING customer_id, stale_block)
@@ -83,7 +83,9 @@ _TAKE = text("""
         ON c.id = gone.customer_id AND c.business_id = :business
     UNION
     SELECT 'starts', b.block FROM gone JOIN customer_search_blocks b
-        ON b.business_id = :business AND b.start_id = gone.customer_id AND b.block > 0""")
+        ON b.business_id = :business AND b.start_id = gone.customer_id AND b.block > 0
+    WHERE NOT EXISTS (SELECT FROM customers c WHERE c.business_id = :business AND c.id = b.start_id
+                      AND c.name = b.start_name)""")
 
 #: The first customer after the start of block ``block``.
 _NEXT = text(f"""
@@ -180,11 +182,15 @@ def refresh_search_index(session: Session, *, business_id: int) -> str:
         build(session, business_id=business_id)
         return "built"
     taken = _run(session, _TAKE, business_id).all()
-    touched = sorted({block for kind, block in taken if kind == "touched" and block is not None and block < blocks})
-    if len(touched) > blocks // 4 or not all(_move_start(session, business_id, block)
-                                             for kind, block in taken if kind == "starts"):
+    touched = {block for kind, block in taken if kind == "touched" and block is not None and block < blocks}
+    starts = [block for kind, block in taken if kind == "starts"]
+    # a moved start leaves the rows before it to the block before (none but the ones the
+    # changes name: recompute it too, as a safeguard)
+    touched.update(block - 1 for block in starts)
+    if len(touched) > blocks // 4 or not all(_move_start(session, business_id, block) for block in starts):
         build(session, business_id=business_id)
         return "built"
+    touched = sorted(touched)
     if touched:
         _refresh(session, business_id, blocks, touched)
     return "refreshed"

@@ -83,14 +83,20 @@ def _pages_match(tenant, made, needle: str, sort: str = "name") -> None:
     assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], (needle, sort)
 
 
-@pytest.mark.parametrize(("block_rows", "dense"), [(1, 10**6), (4, 10**6), (7, 10**6), (4, 0)])
+#: (block size, dense_of, dense): every block on its own; the first three read in one go
+#: when one of them may hold the term, the others on their own; every block in one go
+_BLOCKS = [(1, 16, 10**6), (4, 16, 10**6), (7, 16, 10**6), (4, 3, 1), (2, 3, 1), (4, 100, 0)]
+
+
+@pytest.mark.parametrize(("block_rows", "dense_of", "dense"), _BLOCKS)
 @pytest.mark.parametrize("route", list(_SKIM_ROUTES))
 def test_skimming_the_blocks_gives_the_same_pages_before_and_after_a_fold(directory, monkeypatch, route,
-                                                                          block_rows, dense):
+                                                                          block_rows, dense_of, dense):
     for name, value in _SKIM_ROUTES[route].items():
         monkeypatch.setattr(engine, name, value)
     monkeypatch.setattr(index, "BLOCK_ROWS", block_rows)
-    monkeypatch.setattr(index, "DENSE", dense)  # blocks skimmed one by one, or read from the start (0)
+    monkeypatch.setattr(index, "DENSE_OF", dense_of)
+    monkeypatch.setattr(index, "DENSE", dense)
     monkeypatch.setattr(index, "INDEX_FROM", 10)
     skimmed = []
     skim = engine._Substring._skim
@@ -237,14 +243,16 @@ def test_an_erasure_leaves_no_name_in_the_blocks_before_its_verification(databas
     monkeypatch.setattr(index, "INDEX_FROM", 3)
     tenant = _business_of(0)
     _seed(tenant)  # Maria Lopez, who is erased, and Ava Chen
-    for name in ("Bo Aaron", "Cy Bell", "Di Cole", "Mo Chase", "Zed Dunn"):
+    for name in ("Bo Aaron", "Cy Bell", "Di Cole", "Mo Chase", *(f"Zed {i}" for i in range(10))):
         _add(tenant.owner, name=name)
     _build(tenant.business_id)
-    assert ("Maria Lopez" in [name for name, _ in _starts(tenant.business_id)])  # block 2: Maria, Mo
+    before = [name for name, _ in _starts(tenant.business_id)]
+    assert before[:4] == ["", "Cy Bell", "Maria Lopez", "Zed 0"]  # block 2: Maria, Mo; 9 blocks
     result = privacy.run_erasure(actor=tenant.owner, request_id=_deletion_request(tenant),
                                  erasers=FakeProviders().erasers)
     assert result.status == "completed" and result.certificate["verification"]["hits"] == 0
-    assert [name for name, _ in _starts(tenant.business_id)] == ["", "Cy Bell", "Mo Chase", "Zed Dunn"]
+    # the same blocks (not built again), block 2 now starting at Mo
+    assert [name for name, _ in _starts(tenant.business_id)] == ["", "Cy Bell", "Mo Chase", *before[3:]]
     assert not set(index.pieces("lopez")) & set(_pieces_stored(tenant.business_id))
     assert _search(tenant.owner, query="lopez").customers == []
     assert [c.name for c in _search(tenant.owner, query="mo c").customers] == ["Mo Chase"]
@@ -301,3 +309,21 @@ def test_a_two_letter_term_is_found_at_the_very_end_of_a_row(database, monkeypat
     assert _waiting(tenant.business_id) == 0
     assert [c.id for c in _search(tenant.owner, query="qz").customers] == [tagged.id]
     assert [c.id for c in _search(tenant.owner, query="#q").customers] == [tagged.id]
+
+
+def test_a_block_s_first_customer_keeps_their_place_when_only_their_email_changes(database, monkeypatch):
+    monkeypatch.setattr(engine, "SAMPLE_ROWS", 4)
+    monkeypatch.setattr(engine, "_COMMON", 1)  # skim at once
+    monkeypatch.setattr(index, "BLOCK_ROWS", 3)
+    monkeypatch.setattr(index, "INDEX_FROM", 5)
+    monkeypatch.setattr(index, "DENSE", 10**6)
+    tenant = _business_of(40)
+    _build(tenant.business_id)
+    name, first = _starts(tenant.business_id)[5]
+    with db.system_session() as session:
+        customer = session.get(Customer, first)
+        customer.email = "quartz.zephyr@example.com"
+        session.add(customer)
+    assert _fold(tenant.business_id) == "refreshed"
+    assert _starts(tenant.business_id)[5] == (name, first)
+    assert [c.id for c in _search(tenant.owner, query="quartz.ze").customers] == [first]

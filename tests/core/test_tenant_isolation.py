@@ -299,6 +299,9 @@ PRIMITIVES.update({
     "customers._search_estimates.term_share": "the planner's estimate (EXPLAIN, no row read) of how many rows hold "
                                               "a term, from table-wide statistics, called only by "
                                               "customers.search_customers with the actor's business",
+    "customers._search_sql.customers_in_order": "reads a page's customers by id on the connection of a session "
+                                                "that customers.search_customers opened for the actor; RLS and "
+                                                "its business condition scope the rows to that business",
     "customers._search_index.ready": "whether a business has search blocks, called only by "
                                      "customers.search_customers with the actor's business; RLS scopes what it reads",
     "customers._search_upkeep.build": "the worker's rebuild of one business's search blocks from its own customers, "
