@@ -301,8 +301,9 @@ class _Substring:
             # a page of matches lies further than WALK_REACH entries (or the table was never
             # analyzed, and nothing tells): collect them all
             return self._collect(probe, RARE_MATCHES, sample, wanted)
-        if not found.any_long:
-            return self._walk_all(wanted)
+        if not found.any_long:  # likely within WALK_REACH entries; further (clustered late), skimmed
+            ids = self._reach(wanted)
+            return self._walk_all(wanted) if ids is None else ids
         ids = self._walk(wanted, (found.key, found.id))
         # fewer when a match before the bound was changed since the lookup: read on
         return ids if len(ids) >= wanted else self._walk_all(wanted)

@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database", ["postgr
 _SKIM_ROUTES = {
     "skim at once": {"SAMPLE_ROWS": 4, "_COMMON": 1},
     "a few trigram matches, then skim": {**_RARE, "FEW_MATCHES": 0},
-    "a few trigram matches overflow: up to where they end, or skim": {**_RARE, "FEW_MATCHES": 6},
+    "a few trigram matches overflow: reach, or skim": {**_RARE, "FEW_MATCHES": 6},
+    "more trigram matches overflow, out of reach: skim": {**_RARE, "FEW_MATCHES": 6, "WALK_REACH": 2,
+                                                          "RARE_MATCHES": 7},
 }
 _NEEDLES = ("garcia", "ana g", "a r", "client1", "@example.com", "#vip", "5550213", "chloe ruiz", "zzq", "quinn",
             "xylo", "ru", "zy", "#v", "13")
