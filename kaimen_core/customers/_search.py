@@ -11,7 +11,7 @@ term (every route gives exactly the same page):
 * the **trigram index** (pg_trgm GIN): every match is found and only the matches are
   sorted: quick when they are few;
 * a large business's **search blocks** (``_search_index``, name order only): the sort
-  index read only in the blocks that may hold every three-letter piece of the term, so
+  index read only in the blocks that may hold every piece of the term, so
   common matches that sit together late in the order (a first name) are reached at once.
   Wherever the sort index would be read from the start, the blocks are skimmed instead
   when the business has them.
@@ -276,13 +276,13 @@ class _Substring:
         None when there is no probe.
 
         More than ``most`` still tells where the page ends at the latest: ``wanted`` of the
-        rows found, sorted, end at a row the page cannot pass. The sort indexes are then
-        read, and stop there at the latest, when that reads few entries: the part of the
-        table read to find them tells how many matches there are in all, and so how many
-        entries hold a page of them (when all those rows are short ones, the walk's own
-        limit stops it in time; the bound, a row comparison on each entry, would slow it).
-        When a page lies further than ``WALK_REACH`` entries, up to ``RARE_MATCHES`` are
-        collected instead."""
+        rows found, sorted, end at a row the page cannot pass. The part of the table read to
+        find them tells how many matches there are in all, and so how many entries hold a
+        page of them. Within ``WALK_REACH`` entries, the sort indexes are read: when all
+        those rows are short ones, the first ``WALK_REACH`` entries (the blocks are skimmed
+        if the page is not among them after all: the matches sit later than their density
+        says); else up to that row (the bound, a row comparison on each entry, would slow
+        the first kind). Further, up to ``RARE_MATCHES`` are collected instead."""
         if probe is None:
             return None
         most = max(most, wanted)

@@ -26,7 +26,6 @@ from sqlmodel import Session
 
 from kaimen_core import db
 from kaimen_core.customers import _search_index as index
-from kaimen_core.customers._search_sql import SHORT_TEXT_BYTES
 from kaimen_core.logs import failure_reason
 
 __all__ = ["REBUILD_AFTER", "build", "refresh_search_index", "refresh_search_indexes"]
@@ -71,6 +70,8 @@ _BUILD = text(f"""
     FROM ({_pairs('rows_in_blocks')}) p
     GROUP BY 2""")
 
+_AFTER_START = "AND (c.name, c.id) > (b.start_name, b.start_id)"
+
 #: Removes the business's change rows; returns the blocks they touch (where each changed or
 #: removed row was, and where each changed or added row is now) and the blocks that start
 #: at a customer since renamed or removed (one whose email or tags changed stays their start).
@@ -87,18 +88,10 @@ _TAKE = text("""
     WHERE NOT EXISTS (SELECT FROM customers c WHERE c.business_id = :business AND c.id = b.start_id
                       AND c.name = b.start_name)""")
 
-#: The first customer after the start of block ``block``.
+#: The first customer in block ``block`` after its start (run with ``wanted`` 1).
 _NEXT = text(f"""
-    SELECT n.name, n.id, b.end_name, b.end_id, (n.name, n.id) < (b.end_name, b.end_id) AS inside
-    FROM customer_search_blocks b CROSS JOIN LATERAL (
-        SELECT c.name, c.id FROM (
-            (SELECT c.name, c.id FROM customers c WHERE c.business_id = :business
-               AND octet_length(c.search_text) <= {SHORT_TEXT_BYTES} AND (c.name, c.id) > (b.start_name, b.start_id)
-             ORDER BY c.name, c.id LIMIT 1)
-            UNION ALL
-            (SELECT c.name, c.id FROM customers c WHERE c.business_id = :business
-               AND octet_length(c.search_text) > {SHORT_TEXT_BYTES} AND (c.name, c.id) > (b.start_name, b.start_id)
-             ORDER BY c.name, c.id LIMIT 1)) c
+    SELECT n.name, n.id FROM customer_search_blocks b CROSS JOIN LATERAL (
+        SELECT c.name, c.id FROM ({index.in_block('b', 'c.name, c.id', where=_AFTER_START)}) c
         ORDER BY c.name, c.id LIMIT 1) n
     WHERE b.business_id = :business AND b.block = :block""")
 _MOVE = (text("UPDATE customer_search_blocks SET start_name = :name, start_id = :id "
@@ -200,8 +193,8 @@ def _move_start(session: Session, business_id: int, block: int) -> bool:
     """Start ``block`` at the first customer after its start (whose customer was renamed or
     removed), and end the block before there; False when no customer is left in it (the
     blocks are then built again)."""
-    found = _run(session, _NEXT, business_id, block=block).one_or_none()
-    if found is None or not (found.inside or found.end_name is None):
+    found = _run(session, _NEXT, business_id, block=block, wanted=1).one_or_none()
+    if found is None:
         return False
     for statement in _MOVE:
         _run(session, statement, business_id, block=block, name=found.name, id=found.id)
