@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
@@ -141,50 +141,74 @@ def _find_user(session: Session, username: str) -> User | None:
     ).first()
 
 
+def _claim_attempt(session: Session, key: str, now: datetime, origin: Origin) -> LoginAttempt | datetime:
+    """Count and claim one password check for ``key`` atomically: the attempt, or when the lock ends.
+
+    The attempt is written as a failure before the password is checked and becomes a
+    success only if the check passes, so a check is always counted. The count and the
+    claim run under a lock per username (a transaction-level advisory lock on
+    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so however many
+    processes try one account at once, at most ``LOCKOUT_ATTEMPTS`` checks run in a window.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": "signin:" + key})
+    locked_until = _locked_until(session, key, now)
+    if locked_until is not None:
+        session.add(LoginAttempt(username_hash=key, outcome="locked", ip_address=origin.ip_address))
+        return locked_until
+    attempt = LoginAttempt(username_hash=key, outcome="failure", ip_address=origin.ip_address, created_at=now)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
 def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | None = None) -> SignedIn:
     """Check a username (or email) and password; raise InvalidCredentials or AccountLocked.
 
-    Lockout is per username, in the database, so it holds across browsers and replicas.
+    Lockout is per username, in the database, so it holds across browsers and replicas;
+    the attempt is counted before the password is checked (:func:`_claim_attempt`), and
+    the slow check runs outside any transaction.
     """
     if not (username or "").strip() or not password:
         raise InvalidCredentials()
     now = utcnow()
-    failure: Exception | None = None
     with db.system_session(engine=engine) as session:
         user = _find_user(session, username)
+        user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
         # One count per account, whether its username or its email was typed; an unknown
         # name is counted as typed.
         key = _username_key(user.username if user else username)
-        business = session.get(Business, user.business_id) if user and user.business_id else None
-        locked_until = _locked_until(session, key, now)
-        if locked_until is not None:
-            session.add(LoginAttempt(username_hash=key, outcome="locked", ip_address=origin.ip_address))
-            failure = AccountLocked(locked_until)
-        else:
-            ok = verify_password(password, user.password_hash) if user else waste_a_check(password)
-            if ok and business is not None and business.status != "active":
-                raise SessionInvalid(_SUSPENDED)
-            if ok:
-                session.add(LoginAttempt(username_hash=key, outcome="success", ip_address=origin.ip_address))
+        claimed = _claim_attempt(session, key, now, origin)
+    if isinstance(claimed, datetime):
+        raise AccountLocked(claimed)
+    ok = verify_password(password, password_hash) if password_hash else waste_a_check(password)
+    with db.system_session(engine=engine) as session:
+        user = session.get(User, user_id) if ok else None
+        if user is not None and user.removed_at is None:
+            session.get(LoginAttempt, claimed.id).outcome = "success"  # the password was right
+            business = session.get(Business, user.business_id) if user.business_id else None
+            if business is None or business.status == "active":
                 signed_in = open_session(session, user=user, origin=origin)
                 audit.record(session, actor=signed_in.actor, action="auth.sign_in")
                 return signed_in
-            session.add(LoginAttempt(username_hash=key, outcome="failure", ip_address=origin.ip_address))
-            session.flush()
-            who = actor_for(user, origin=origin) if user else Actor(role="unknown", username="?", origin=origin)
-            audit.record(
-                session,
-                actor=who,
-                action="auth.sign_in_failed",
-                detail=None if user else {"username_fingerprint": key[:12]},
-            )
-            newly_locked = _locked_until(session, key, now)
-            if newly_locked is not None:
-                audit.record(session, actor=who, action="auth.locked_out", detail={"minutes": 15})
-                failure = AccountLocked(newly_locked)
-            else:
-                failure = InvalidCredentials()
-    raise failure
+            refusal: Exception = SessionInvalid(_SUSPENDED)
+        else:
+            refusal = _record_failure(session, key=key, user_id=user_id, now=now, origin=origin)
+    raise refusal
+
+
+def _record_failure(session: Session, *, key: str, user_id: int | None, now: datetime,
+                    origin: Origin) -> Exception:
+    """Audit a wrong password (and a lockout it completes); the error to raise."""
+    user = session.get(User, user_id) if user_id else None
+    who = actor_for(user, origin=origin) if user else Actor(role="unknown", username="?", origin=origin)
+    audit.record(session, actor=who, action="auth.sign_in_failed",
+                 detail=None if user else {"username_fingerprint": key[:12]})
+    locked_until = _locked_until(session, key, now)
+    if locked_until is None:
+        return InvalidCredentials()
+    audit.record(session, actor=who, action="auth.locked_out", detail={"minutes": 15})
+    return AccountLocked(locked_until)
 
 
 def resolve_session(*, cookie: str | None, origin: Origin | None = None, engine: Engine | None = None) -> Actor:

@@ -142,6 +142,48 @@ def test_a_successful_sign_in_resets_the_count(database):
     assert [type(e) for e in raised] == [InvalidCredentials] * 4 + [AccountLocked]
 
 
+def test_many_processes_at_once_get_no_more_than_five_password_checks(database, monkeypatch):
+    """Twelve sign-ins at the same moment (as from twelve app replicas) check the password at
+    most five times, and the account is locked afterwards. The check is slowed to bcrypt's
+    production cost so that every attempt is in flight at once."""
+    import threading
+    import time
+
+    from kaimen_core.auth import _sessions
+
+    tenant = make_business()
+    checks: list[str] = []
+    real_check = _sessions.verify_password
+
+    def slow_check(password: str, password_hash: str) -> bool:
+        checks.append(password)
+        time.sleep(0.2)
+        return real_check(password, password_hash)
+
+    monkeypatch.setattr(_sessions, "verify_password", slow_check)
+    start = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            auth.sign_in(username=tenant.username, password=WRONG, origin=ORIGIN)
+        except (InvalidCredentials, AccountLocked) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(outcomes) == 12
+    assert len(checks) <= auth.LOCKOUT_ATTEMPTS
+    assert count(LoginAttempt, LoginAttempt.outcome == "failure") <= auth.LOCKOUT_ATTEMPTS
+    with pytest.raises(AccountLocked):
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=ORIGIN)
+
+
 def test_unknown_usernames_lock_too_so_lockout_reveals_nothing(database):
     raised = _fail_sign_in("no-such-person", 5)
     assert isinstance(raised[-1], AccountLocked)
