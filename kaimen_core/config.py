@@ -7,7 +7,6 @@ missing or malformed setting fails at start with a message that names it
 
 from __future__ import annotations
 
-import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kaimen_core.exceptions import ConfigurationError
+from kaimen_core.files import write_private
 
 __all__ = ["Settings", "cookie_key", "get_settings", "reset_settings", "secrets_key"]
 
@@ -211,12 +211,8 @@ def _key(settings: Settings, configured: SecretStr | None, filename: str) -> byt
     settings.refuse_placeholders()
     path = settings.data_dir / filename
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_private(path, secrets.token_urlsafe(48).encode(), exclusive=True)
         except FileExistsError:  # another process generated it first
             pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip().encode()

@@ -29,6 +29,7 @@ from sqlmodel import Session
 from kaimen_core.actors import Actor
 from kaimen_core.config import Settings, get_settings
 from kaimen_core.exceptions import ConfigurationError, PermissionDenied
+from kaimen_core.files import private_file, private_folder
 
 __all__ = [
     "TenantScope",
@@ -85,8 +86,11 @@ def create_engine_for(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).parent
+            if not folder.exists() or folder.resolve() == get_settings().data_dir.resolve():
+                private_folder(folder)  # a folder of someone else's (the current one) keeps its mode
+            private_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)

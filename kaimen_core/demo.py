@@ -21,6 +21,7 @@ from sqlmodel import select
 from kaimen_core import audit, auth, db
 from kaimen_core.actors import SYSTEM
 from kaimen_core.config import get_settings
+from kaimen_core.files import write_private
 from kaimen_core.models import (
     Booking,
     Business,
@@ -68,15 +69,11 @@ def credentials_file() -> Path:
 
 
 def _write_credentials(sign_in: DemoSignIn) -> None:
-    path = credentials_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(
-            "Demo Salon sign-in (http://127.0.0.1:8501)\n"
-            f"owner: {sign_in.owner_username}\nstaff: {sign_in.staff_username}\n"
-            f"password (both): {sign_in.password}\n"
-        )
+    write_private(credentials_file(), (
+        "Demo Salon sign-in (http://127.0.0.1:8501)\n"
+        f"owner: {sign_in.owner_username}\nstaff: {sign_in.staff_username}\n"
+        f"password (both): {sign_in.password}\n"
+    ).encode())
 
 
 def seed_demo(*, password: str | None = None, engine: Engine | None = None, rng_seed: int = 7) -> DemoSignIn:

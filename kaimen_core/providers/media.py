@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 from kaimen_core.config import Settings, get_settings
 from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
+from kaimen_core.files import write_private
 
 __all__ = ["CloudinaryMediaStore", "LocalMediaStore", "MediaStore", "MediaUnavailable", "media_store", "store_for"]
 
@@ -61,9 +62,7 @@ class LocalMediaStore:
 
     def save(self, data: bytes, *, folder: str, name: str) -> str:
         ref = f"{self.prefix}{folder}/{name}"
-        path = self._path(ref)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        write_private(self._path(ref), data)
         return ref
 
     def display(self, ref: str) -> bytes | None:
