@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -131,6 +132,28 @@ def test_a_worker_killed_after_twilio_accepted_the_text_does_not_send_it_twice(d
     stored = message(message_id)
     assert stored.provider_sid == fake.sent[0]["sid"] and stored.status == "sent"
     assert job().status == "done" and job().attempts == 2
+
+
+def test_no_customer_number_or_text_reaches_the_logs_when_sending_or_reconciling(database, fake, worker, caplog):
+    """The Twilio SDK logs each request (with To and Body) at INFO; Kaimen's processes log at INFO."""
+    caplog.set_level(logging.INFO)
+    message_id, _, cid = queue(body="See you Tuesday at ten")
+    real_send = worker.provider.send
+
+    def send_then_die(**kwargs):
+        real_send(**kwargs)
+        raise KeyboardInterrupt  # dies before recording the answer: the next run reconciles
+
+    worker.provider.send = send_then_die
+    with pytest.raises(KeyboardInterrupt):
+        worker.run_once(now=NOW)
+    worker.provider.send = real_send
+    Worker(provider=worker.provider, name="w2").run_once(now=NOW + jobs.LEASE + timedelta(seconds=1))
+    assert message(message_id).status == "sent" and len(fake.sent) == 1
+    number = rows(Customer, Customer.id == cid)[0].phone_e164
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert number[-10:] not in logged.replace("%2B", "+").replace(" ", "")
+    assert "Tuesday" not in logged
 
 
 def test_a_worker_killed_before_calling_twilio_sends_on_the_next_run(database, fake, worker):
