@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.bookings._availability import _Calendar
-from kaimen_core.bookings._common import VIEW_ROLES, business_zone, load_staff, local_midnight
 from kaimen_core.bookings._lifecycle import BookingView, _views
+from kaimen_core.bookings._roles import VIEW_ROLES
+from kaimen_core.bookings._time import business_zone, local_midnight
 from kaimen_core.models import Booking, Customer, StaffMember
 
 __all__ = ["CalendarGrid", "customer_choices", "day_grid", "week_grid"]
@@ -78,7 +80,7 @@ def day_grid(session: Session, *, actor: Actor, day: date, step_minutes: int = 3
 def week_grid(session: Session, *, actor: Actor, staff_id: int, week_of: date, step_minutes: int = 30) -> CalendarGrid:
     """The Monday-to-Sunday week holding ``week_of`` for one staff member, a column per day."""
     actor.require(*VIEW_ROLES)
-    load_staff(session, actor, staff_id)
+    db.owned(session, StaffMember, staff_id, actor=actor)
     monday = week_of - timedelta(days=week_of.weekday())
     days = [monday + timedelta(days=i) for i in range(7)]
     return _grid(session, actor, [(f"{d:%a} {d.day} {d:%b}", staff_id, d) for d in days], step_minutes)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.bookings._common import MANAGE_ROLES, VIEW_ROLES, load_service
+from kaimen_core.bookings._roles import MANAGE_ROLES, VIEW_ROLES
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Service, StaffService
 from kaimen_core.validators import clean_name
@@ -107,7 +107,7 @@ def update_service(
 ) -> None:
     """An owner changes a service. Existing bookings keep the times they were made with."""
     actor.require(*MANAGE_ROLES)
-    service = load_service(session, actor, service_id)
+    service = db.owned(session, Service, service_id, actor=actor)
     code = _checked(duration_minutes, buffer_minutes, price_cents, currency)
     service.name = clean_name(name, field="name", label="Service name")
     service.duration_minutes = int(duration_minutes)

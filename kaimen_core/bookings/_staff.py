@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select
 
-from kaimen_core import audit, media
+from kaimen_core import audit, db, media
 from kaimen_core.actors import Actor
-from kaimen_core.bookings._common import MANAGE_ROLES, VIEW_ROLES, load_staff
+from kaimen_core.bookings._roles import MANAGE_ROLES, VIEW_ROLES
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Service, StaffMember, StaffService
 from kaimen_core.providers.media import media_store as _media_store
@@ -99,7 +99,7 @@ def update_staff(
 ) -> None:
     """An owner changes a staff member's details and services. Their bookings stay."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     member.name = clean_name(name, field="name", label="Name")
     member.bio = _clean_bio(bio)
     member.active = bool(active)
@@ -113,7 +113,7 @@ def update_staff(
 def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: bytes) -> None:
     """An owner uploads a photo: checked and cleaned (kaimen_core.media), stored, the old one deleted."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     photo = media.clean_photo(data)
     store = _media_store()
     ref = store.save(photo.data, folder=f"b{actor.business_id}", name=photo.name)
@@ -134,7 +134,7 @@ def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: byte
 def remove_staff_photo(session: Session, *, actor: Actor, staff_id: int) -> None:
     """An owner removes a photo; the stored file (or Cloudinary asset) is destroyed."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     if not member.photo_ref:
         return
     store_for(member.photo_ref).delete(member.photo_ref)
@@ -147,7 +147,7 @@ def remove_staff_photo(session: Session, *, actor: Actor, staff_id: int) -> None
 def staff_photo(session: Session, *, actor: Actor, staff_id: int) -> str | bytes | None:
     """What ``st.image`` shows for a staff member: a thumbnail URL or the image's bytes; None without one."""
     actor.require(*VIEW_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     if not member.photo_ref:
         return None
     return store_for(member.photo_ref).display(member.photo_ref)

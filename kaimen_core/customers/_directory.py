@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.customers._fields import CustomerFields, full_phone, search_text
-from kaimen_core.exceptions import Conflict, NotFound
+from kaimen_core.exceptions import Conflict
 from kaimen_core.models import Business, Customer, utcnow
 from kaimen_core.models.customers import CustomerPublic
 
@@ -36,10 +36,7 @@ def _require_member(actor: Actor) -> None:
 
 def business_region(session: Session, *, actor: Actor) -> str:
     """The country code phone numbers of the actor's business are read in."""
-    region = session.exec(select(Business.region).where(Business.id == actor.business_id)).first()
-    if region is None:
-        raise NotFound("No such business.")
-    return region
+    return db.owned(session, Business, actor.business_id, actor=actor).region
 
 
 def search_needle(term: str | None, region: str) -> tuple[str | None, str | None]:
@@ -98,19 +95,10 @@ def search_condition(term: str | None, region: str) -> ColumnElement[bool]:
     return literal(True)
 
 
-def _load(session: Session, actor: Actor, customer_id: int) -> Customer:
-    customer = session.exec(
-        select(Customer).where(Customer.id == customer_id, Customer.business_id == actor.business_id)
-    ).first()
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
-
-
 def get_customer(session: Session, *, actor: Actor, customer_id: int) -> CustomerPublic:
     """One customer of the actor's business."""
     _require_member(actor)
-    return CustomerPublic.model_validate(_load(session, actor, customer_id), from_attributes=True)
+    return CustomerPublic.model_validate(db.owned(session, Customer, customer_id, actor=actor), from_attributes=True)
 
 
 def _phone_taken(session: Session, actor: Actor, phone: str | None, other_than: int | None) -> None:
@@ -175,7 +163,7 @@ def update_customer(
 ) -> CustomerPublic:
     """Replace a customer's editable fields with the form's values (empty clears a field)."""
     _require_member(actor)
-    customer = _load(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     fields = CustomerFields.clean(region=business_region(session, actor=actor), name=name, phone=phone,
                                   email=email, notes=notes, tags=tags, preferred_language=preferred_language,
                                   time_zone=time_zone)

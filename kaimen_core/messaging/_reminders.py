@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
-from kaimen_core.exceptions import NotFound, ValidationError
+from kaimen_core.exceptions import ValidationError
 from kaimen_core.messaging import _send, _settings
 from kaimen_core.models import Booking, Business, Customer, Message, ReminderRecord, Service, StaffMember, utcnow
 
@@ -46,10 +47,7 @@ def notify_booking_change(session: Session, *, actor: Actor, booking_id: int, ch
     actor.require("owner", "staff")
     if change not in CHANGES:
         raise ValidationError(f"Unknown booking change {change!r}.", field="change")
-    booking = session.exec(select(Booking).where(Booking.id == booking_id,
-                                                 Booking.business_id == actor.business_id)).first()
-    if booking is None:
-        raise NotFound("No such booking.")
+    booking = db.owned(session, Booking, booking_id, actor=actor)
     customer = session.get(Customer, booking.customer_id) if booking.customer_id else None
     business = session.get(Business, actor.business_id)
     if customer is None or business is None:

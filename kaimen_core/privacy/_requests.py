@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import Business, Customer, PrivacyRequest, utcnow
@@ -112,16 +112,11 @@ def _business_for(session: Session, actor: Actor, business_id: int | None, purpo
 
 def load_request(session: Session, *, actor: Actor, request_id: int) -> PrivacyRequest:
     """The request row, if the actor may see it (owners: their business; operators: any)."""
-    if actor.is_operator:
-        audit.record_operator_access(session, actor=actor, purpose="privacy_request")
-        row = session.get(PrivacyRequest, request_id)
-    else:
+    if not actor.is_operator:
         actor.require("owner")
-        row = session.exec(
-            select(PrivacyRequest).where(
-                PrivacyRequest.id == request_id, PrivacyRequest.business_id == actor.business_id
-            )
-        ).first()
+        return db.owned(session, PrivacyRequest, request_id, actor=actor)
+    audit.record_operator_access(session, actor=actor, purpose="privacy_request")
+    row = session.get(PrivacyRequest, request_id)
     if row is None:
         raise NotFound("No such privacy request.")
     return row

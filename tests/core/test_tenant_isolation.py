@@ -146,6 +146,7 @@ RECIPES: dict[str, Recipe] = {
     "audit.record_operator_access": lambda s, actor, w: audit.record_operator_access(
         s, actor=actor, purpose="audit_log", business_id=w.b.business_id),
     "auth.remove_user": lambda s, actor, w: auth.remove_user(s, actor=actor, user_id=w.b_staff.user_id),
+    "db.owned": lambda s, actor, w: db.owned(s, Customer, w.b_records.customer_id, actor=actor),
     "tenancy.enforce": lambda s, actor, w: tenancy.enforce(
         s, actor=actor, business_id=w.b.business_id, action="suspend", reason="Competitor sabotage"),
     "tenancy.list_enforcement": lambda s, actor, w: tenancy.list_enforcement(
