@@ -12,6 +12,7 @@ from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import Business, Customer, PrivacyRequest, utcnow
+from kaimen_core.models.customers import CustomerCreate
 from kaimen_core.models.privacy import PRIVACY_KINDS, PRIVACY_REGIMES
 from kaimen_core.privacy._deadlines import (
     DUE_SOON,
@@ -306,7 +307,7 @@ def record_correction(session: Session, *, actor: Actor, request_id: int, fields
     _open(row)
     if row.kind != "correction":
         raise ValidationError("Only a correction request records changed fields.", field="kind")
-    allowed = {"name", "phone", "email", "notes", "tags", "preferred_language", "time_zone"}
+    allowed = set(CustomerCreate.inputs())
     unknown = sorted(set(fields) - allowed)
     if unknown or not fields:
         raise ValidationError(f"Choose the corrected fields from: {', '.join(sorted(allowed))}.", field="fields")
