@@ -59,11 +59,6 @@ class StaffCreate(StaffBase):
             raise ValidationError(f"Bio must be at most {MAX_BIO} characters.", field="bio")
         return text or None
 
-    @field_validator("active", mode="before")
-    @classmethod
-    def _active(cls, value: object) -> bool:
-        return bool(value)
-
 
 class StaffUpdate(StaffCreate):
     """An edit: every field replaced by the form's value."""
@@ -139,11 +134,6 @@ class ServiceCreate(ServiceBase):
     @classmethod
     def _buffer(cls, value: object) -> int:
         return _minutes(value, 0, MAX_BUFFER, "Buffer", "buffer_minutes")
-
-    @field_validator("active", mode="before")
-    @classmethod
-    def _active(cls, value: object) -> bool:
-        return bool(value)
 
 
 class ServiceUpdate(ServiceCreate):
