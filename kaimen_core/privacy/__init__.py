@@ -18,22 +18,24 @@ from kaimen_core.privacy._requests import (
     OPEN_STATUSES,
     REGIMES,
     RequestView,
+    find_customer,
+    get_request,
+    list_requests,
+    load_request,
+    record_request,
+)
+from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
+from kaimen_core.privacy._workflow import (
     acknowledge,
     complete,
     extend,
-    find_customer,
-    get_request,
     lift_restriction,
-    list_requests,
-    load_request,
     record_correction,
-    record_request,
     refuse,
     restrict,
     start,
     verify_identity,
 )
-from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
 
 __all__ = [
     "CHANNELS",
