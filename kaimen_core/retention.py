@@ -16,7 +16,7 @@ from kaimen_core import audit, db
 from kaimen_core.actors import SYSTEM, Actor
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import AuditEvent, Business, Message, PrivacyRequest, WebhookEvent, utcnow
-from kaimen_core.privacy._deadlines import add_months
+from kaimen_core.privacy import add_months
 
 __all__ = ["LIMITS", "RetentionPeriods", "get_periods", "purge_expired", "set_periods"]
 

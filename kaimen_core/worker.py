@@ -26,9 +26,8 @@ from sqlmodel import select
 from kaimen_core import db, jobs, retention
 from kaimen_core.customers._search_upkeep import refresh_search_indexes
 from kaimen_core.logs import failure_reason
-from kaimen_core.messaging._delivery import RetryLater, deliver
+from kaimen_core.messaging import RetryLater, deliver, send_due_reminders
 from kaimen_core.messaging._events import apply_pending_webhooks
-from kaimen_core.messaging._reminders import send_due_reminders
 from kaimen_core.models import Job, utcnow
 from kaimen_core.providers.sms import SmsProvider, get_provider
 

@@ -3,7 +3,7 @@
 from kaimen_core.privacy._access import access_export
 from kaimen_core.privacy._bulk import COMMAND_LINE_OPERATOR, BulkResult, erase_requests, read_request_ids
 from kaimen_core.privacy._closure import business_export, cancel_closure, close_business, request_closure
-from kaimen_core.privacy._deadlines import acknowledge_by, due_date, extended_due_date
+from kaimen_core.privacy._deadlines import acknowledge_by, add_months, due_date, extended_due_date
 from kaimen_core.privacy._erasure import (
     STEPS,
     ErasureFailed,
@@ -53,6 +53,7 @@ __all__ = [
     "access_export",
     "acknowledge",
     "acknowledge_by",
+    "add_months",
     "business_export",
     "cancel_closure",
     "close_business",

@@ -26,7 +26,7 @@ from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.customers._search_upkeep import refresh_search_index
 from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
-from kaimen_core.messaging._text import phone_hash
+from kaimen_core.messaging import own_account, phone_hash
 from kaimen_core.models import PrivacyRequest, utcnow
 from kaimen_core.privacy import _erasure_steps as steps
 from kaimen_core.privacy._erasure_steps import ProviderErasers
@@ -53,7 +53,6 @@ class ErasureResult:
 
 def _default_erasers(session: Session, business_id: int) -> ProviderErasers:
     """The providers' deletions chosen by settings; a business's own Twilio account deletes its texts."""
-    from kaimen_core.messaging._accounts import own_account
     from kaimen_core.providers import media, sms
 
     provider, service = sms.get_provider(), None

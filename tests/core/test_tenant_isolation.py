@@ -309,6 +309,11 @@ PRIMITIVES.update({
                                      "in a system session; no page or tenant code calls it",
     "customers._search_upkeep.refresh_search_index": "the worker's fold of one business's search changes, in a system "
                                                     "session; it reads and writes only that business's rows",
+    "messaging.deliver": "the worker's send job for a message the send path queued, in a system session; no page "
+                         "or tenant code calls it",
+    "messaging.own_account": "a business's own Twilio account, read in a system session by the worker's delivery "
+                             "and the erasure for the business of a row already loaded; no page or tenant code "
+                             "calls it",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "
