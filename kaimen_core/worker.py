@@ -51,7 +51,7 @@ class Worker:
         self.name = name or jobs.worker_name()
         self.engine = engine
 
-    def schedule_reminders(self, now: datetime | None = None) -> None:
+    def schedule_periodic_jobs(self, now: datetime | None = None) -> None:
         """Make sure one reminder sweep, one search-index fold and one retention purge are
         queued (idempotent across workers)."""
         now = now or utcnow()
@@ -129,7 +129,7 @@ def run_forever(*, idle_sleep: float = 0.5) -> None:
     signal.signal(signal.SIGINT, _stop)
     worker = Worker()
     log.info("worker %s started with the %s provider", worker.name, worker.provider.name)
-    worker.schedule_reminders()
+    worker.schedule_periodic_jobs()
     while not stop:
         try:
             ran = worker.run_once()

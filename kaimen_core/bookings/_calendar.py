@@ -46,22 +46,23 @@ def _grid(session: Session, actor: Actor, columns: list[tuple[str, int, date]], 
                    Booking.start_at >= local_midnight(days[0], zone),
                    Booking.start_at < local_midnight(days[-1] + timedelta(days=1), zone))
     working = {(s, d): calendar.working(s, d) for _, s, d in columns}
-    minutes = [(a.astimezone(zone), b.astimezone(zone)) for spans in working.values() for a, b in spans]
-    minutes += [(b.start_at.astimezone(zone), b.end_at.astimezone(zone)) for b in found]
-    first = min((a.hour * 60 + a.minute for a, _ in minutes), default=9 * 60) // step * step
-    last = max((b.hour * 60 + b.minute if b.date() == a.date() else 24 * 60 for a, b in minutes), default=17 * 60)
+    # every span shown, as local (start, end): the grid's first and last rows cover them all
+    shown = [(a.astimezone(zone), b.astimezone(zone)) for spans in working.values() for a, b in spans]
+    shown += [(b.start_at.astimezone(zone), b.end_at.astimezone(zone)) for b in found]
+    first = min((a.hour * 60 + a.minute for a, _ in shown), default=9 * 60) // step * step
+    last = max((b.hour * 60 + b.minute if b.date() == a.date() else 24 * 60 for a, b in shown), default=17 * 60)
     times = list(range(first, max(last, first + step), step))
     cells = [["" for _ in columns] for _ in times]
     for j, (_, staff_id, day) in enumerate(columns):
         for i, minute in enumerate(times):
+            # the row's wall-clock time in the business's zone (compared with UTC times as instants)
             at = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(minutes=minute)
-            at_utc = at.astimezone(zone)
-            if any(a <= at_utc < b for a, b in working[(staff_id, day)]):
+            if any(a <= at < b for a, b in working[(staff_id, day)]):
                 cells[i][j] = "·"
             for b in found:
                 if b.staff_id == staff_id and b.start_at.astimezone(zone).date() == day and \
-                        b.start_at <= at_utc < b.end_at:
-                    cells[i][j] = _label(b) if b.start_at > at_utc - timedelta(minutes=step) else "│"
+                        b.start_at <= at < b.end_at:
+                    cells[i][j] = _label(b) if b.start_at > at - timedelta(minutes=step) else "│"
     labels = [f"{m // 60:02d}:{m % 60:02d}" for m in times]
     return CalendarGrid(labels, [name for name, _, _ in columns], cells, found)
 

@@ -60,7 +60,7 @@ def notify_booking_change(session: Session, *, actor: Actor, booking_id: int, ch
 def send_due_reminders(session: Session, *, now: datetime | None = None) -> int:
     """The worker's reminder sweep (a system session): queue every reminder now due; returns how many."""
     now = now or utcnow()
-    sent = 0
+    queued = 0
     horizon = now + max(_REMINDERS.values())
     bookings = session.exec(select(Booking).where(Booking.status == "booked", Booking.start_at > now,
                                                   Booking.start_at <= horizon)).all()
@@ -95,5 +95,5 @@ def send_due_reminders(session: Session, *, now: datetime | None = None) -> int:
                     session.add(record)
             except IntegrityError:  # another worker recorded it first
                 continue
-            sent += 1
-    return sent
+            queued += 1
+    return queued

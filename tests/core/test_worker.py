@@ -212,8 +212,8 @@ def test_the_worker_schedules_a_daily_retention_purge_and_runs_it(database, fake
     with db.system_session() as session:
         session.add(AuditEvent(business_id=tenant.business_id, actor_label="system", action="test.old",
                                created_at=old))
-    worker.schedule_reminders()
-    worker.schedule_reminders()  # idempotent: still one of each
+    worker.schedule_periodic_jobs()
+    worker.schedule_periodic_jobs()  # idempotent: still one of each
     assert sorted(j.kind for j in rows(Job, Job.status == "queued")) == ["reminders", "retention", "search_index"]
     while worker.run_once():
         if not rows(Job, Job.kind == "retention", Job.status == "queued", Job.run_at <= utcnow()):
