@@ -70,6 +70,8 @@ _INPUTS = {_TYPED_AS.get(name, name): name for name in CustomerBase.model_fields
 
 
 def _phone(value: str | None, context: Mapping[str, Any]) -> str | None:
+    if "region" not in context:
+        raise TypeError("a phone number is read in a region: use CustomerCreate.read(typed, region=...)")
     read = context.get("read_phone")
     return read(value) if read else clean_phone(value, region=context["region"], required=False)
 
@@ -108,9 +110,10 @@ class CustomerCreate(CustomerBase):
     @classmethod
     def clean(cls, typed: Mapping[str, Any], *, region: str,
               read_phone: Callable[[str | None], str | None] | None = None) -> dict[str, Any]:
-        """``read(typed).model_dump()`` without building a model: the import's path, row by
-        row (a model per row costs four times its checks). ``read_phone`` reads many phones
-        fast; it gives exactly what ``clean_phone(value, region=region, required=False)`` gives."""
+        """``read(typed).model_dump()`` without building a model, other keys of ``typed`` left
+        alone: the import's path, row by row (a model per row costs four times its checks).
+        ``read_phone`` reads many phones fast; it gives exactly what
+        ``clean_phone(value, region=region, required=False)`` gives."""
         context = {"region": region, "read_phone": read_phone}
         return {column: _CLEANERS[column](typed.get(name), context) for name, column in _INPUTS.items()}
 
