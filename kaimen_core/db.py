@@ -13,12 +13,14 @@ connection never carries the previous request's business.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -28,7 +30,7 @@ from sqlmodel import Session
 
 from kaimen_core.actors import Actor
 from kaimen_core.config import Settings, get_settings
-from kaimen_core.exceptions import ConfigurationError, PermissionDenied
+from kaimen_core.exceptions import ConfigurationError, NotFound, PermissionDenied
 from kaimen_core.files import private_file, private_folder
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "enter_operator_scope",
     "get_engine",
     "migrate",
+    "owned",
     "reset_engine",
     "scope_of",
     "system_session",
@@ -212,6 +215,20 @@ def enter_operator_scope(session: Session, actor: Actor) -> None:
     """Let an operator's session see every business; callers audit why they did."""
     actor.require("operator")
     _set_scope(session, TenantScope(cross_tenant=True))
+
+
+Row = TypeVar("Row")
+
+
+def owned(session: Session, model: type[Row], row_id: int | None, *, actor: Actor) -> Row:
+    """The ``model`` row ``row_id`` if it belongs to the actor's business, else NotFound
+    naming the thing ("No such staff member."): another business's row is as absent as a
+    missing one. A business belongs to itself."""
+    row = session.get(model, row_id) if row_id is not None else None
+    home = None if row is None else row.business_id if "business_id" in model.model_fields else row.id
+    if home is None or home != actor.business_id:
+        raise NotFound(f"No such {re.sub(r'(?<!^)(?=[A-Z])', ' ', model.__name__).lower()}.")
+    return row
 
 
 # --- migrations ----------------------------------------------------------------------

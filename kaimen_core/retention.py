@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import SYSTEM, Actor
-from kaimen_core.exceptions import NotFound, ValidationError
+from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import AuditEvent, Business, Message, PrivacyRequest, WebhookEvent, utcnow
-from kaimen_core.privacy._deadlines import add_months
+from kaimen_core.privacy import add_months
 
 __all__ = ["LIMITS", "RetentionPeriods", "get_periods", "purge_expired", "set_periods"]
 
@@ -39,24 +39,18 @@ class RetentionPeriods:
     requests_months: int = 24
 
 
-def _business(session: Session, actor: Actor) -> Business:
-    actor.require("owner")
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).first()
-    if business is None:
-        raise NotFound("No such business.")
-    return business
-
-
 def get_periods(session: Session, *, actor: Actor) -> RetentionPeriods:
     """The owner's business's retention periods."""
-    b = _business(session, actor)
+    actor.require("owner")
+    b = db.owned(session, Business, actor.business_id, actor=actor)
     return RetentionPeriods(b.retention_messages_months, b.retention_webhook_days, b.retention_audit_months,
                             b.retention_requests_months)
 
 
 def set_periods(session: Session, *, actor: Actor, periods: RetentionPeriods) -> RetentionPeriods:
     """Change the periods, each within its allowed range."""
-    b = _business(session, actor)
+    actor.require("owner")
+    b = db.owned(session, Business, actor.business_id, actor=actor)
     for name, (low, high) in LIMITS.items():
         value = getattr(periods, name)
         if not isinstance(value, int) or not low <= value <= high:

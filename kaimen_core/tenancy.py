@@ -117,18 +117,14 @@ def sign_up(
 def get_business(session: Session, *, actor: Actor) -> BusinessPublic:
     """The actor's own business."""
     actor.require("owner", "staff")
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).first()
-    if business is None:
-        raise NotFound("No such business.")
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     return BusinessPublic.model_validate(business, from_attributes=True)
 
 
 def update_business(session: Session, *, actor: Actor, changes: BusinessUpdate) -> BusinessPublic:
     """An owner changes the business's name, region, time zone or contact number."""
     actor.require("owner")
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).first()
-    if business is None:
-        raise NotFound("No such business.")
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     changed: list[str] = []
     if changes.name is not None:
         business.name = clean_name(changes.name, field="name", label="Business name")

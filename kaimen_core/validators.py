@@ -14,10 +14,13 @@ from kaimen_core.exceptions import ValidationError
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "clean_email",
+    "clean_language",
     "clean_name",
+    "clean_notes",
     "clean_password",
     "clean_phone",
     "clean_region",
+    "clean_tags",
     "clean_time_zone",
     "clean_username",
     "region_choices",
@@ -29,6 +32,13 @@ MIN_PASSWORD_LENGTH = 12
 _BCRYPT_MAX_BYTES = 72
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")
+_MAX_LANGUAGE = 16  # the longest tag stored
+# Unicode's control characters (category Cc, fixed by its stability policy): U+0000-U+001F
+# and U+007F-U+009F. One regex search instead of a category lookup per character.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, CR, LF allowed
+_TAG_SEPARATORS = re.compile(r"[;,]")
 
 
 def clean_name(value: str | None, *, field: str, label: str, max_length: int = 100) -> str:
@@ -40,6 +50,45 @@ def clean_name(value: str | None, *, field: str, label: str, max_length: int = 1
         raise ValidationError(f"{label} must be at most {max_length} characters.", field=field)
     if any(unicodedata.category(ch) == "Cc" for ch in text):
         raise ValidationError(f"{label} must not contain control characters.", field=field)
+    return text
+
+
+def clean_notes(value: str | None, *, max_length: int) -> str | None:
+    """Free text up to ``max_length`` characters (tabs and line breaks allowed), or None."""
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValidationError(f"Notes must be at most {max_length} characters.", field="notes")
+    if _CONTROL_IN_NOTES.search(text):
+        raise ValidationError("Notes must not contain control characters.", field="notes")
+    return text or None
+
+
+def clean_tags(value: list[str] | str | None, *, most: int, longest: int) -> list[str]:
+    """At most ``most`` tags from a list or from text separated by commas or semicolons;
+    trimmed, each at most ``longest`` characters, unique whatever their case."""
+    parts = _TAG_SEPARATORS.split(value) if isinstance(value, str) else list(value or [])
+    tags: list[str] = []
+    for part in parts:
+        tag = " ".join(str(part).split())
+        if not tag or tag.lower() in (t.lower() for t in tags):
+            continue
+        if len(tag) > longest:
+            raise ValidationError(f"A tag must be at most {longest} characters.", field="tags")
+        if _CONTROL.search(tag):
+            raise ValidationError("Tags must not contain control characters.", field="tags")
+        tags.append(tag)
+    if len(tags) > most:
+        raise ValidationError(f"A customer can have at most {most} tags.", field="tags")
+    return tags
+
+
+def clean_language(value: str | None) -> str | None:
+    """A language tag such as en, es or pt-br (lower case), or None."""
+    text = (value or "").strip().lower().replace("_", "-")
+    if not text:
+        return None
+    if len(text) > _MAX_LANGUAGE or not _LANGUAGE.match(text):
+        raise ValidationError(f"{value!r} is not a language code (e.g. en, es, pt-br).", field="preferred_language")
     return text
 
 

@@ -26,9 +26,8 @@ from sqlmodel import select
 from kaimen_core import db, jobs, retention
 from kaimen_core.customers._search_upkeep import refresh_search_indexes
 from kaimen_core.logs import failure_reason
-from kaimen_core.messaging._delivery import RetryLater, deliver
+from kaimen_core.messaging import RetryLater, deliver, send_due_reminders
 from kaimen_core.messaging._events import apply_pending_webhooks
-from kaimen_core.messaging._reminders import send_due_reminders
 from kaimen_core.models import Job, utcnow
 from kaimen_core.providers.sms import SmsProvider, get_provider
 
@@ -52,7 +51,7 @@ class Worker:
         self.name = name or jobs.worker_name()
         self.engine = engine
 
-    def schedule_reminders(self, now: datetime | None = None) -> None:
+    def schedule_periodic_jobs(self, now: datetime | None = None) -> None:
         """Make sure one reminder sweep, one search-index fold and one retention purge are
         queued (idempotent across workers)."""
         now = now or utcnow()
@@ -130,7 +129,7 @@ def run_forever(*, idle_sleep: float = 0.5) -> None:
     signal.signal(signal.SIGINT, _stop)
     worker = Worker()
     log.info("worker %s started with the %s provider", worker.name, worker.provider.name)
-    worker.schedule_reminders()
+    worker.schedule_periodic_jobs()
     while not stop:
         try:
             ran = worker.run_once()

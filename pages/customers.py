@@ -21,21 +21,16 @@ with db.tenant_session(actor) as session:
 
 
 def _profile_inputs(prefix: str, current=None) -> dict:
+    """A box per editable field of the customer family (two columns, the notes under them),
+    holding ``current``'s values as typed; returns them under the names the family reads."""
+    family = customers.CustomerCreate
     left, right = st.columns(2)
-    values = {
-        "name": left.text_input("Name", value=getattr(current, "name", ""), key=f"{prefix}_name"),
-        "phone": right.text_input("Phone", value=getattr(current, "phone_e164", None) or "", key=f"{prefix}_phone",
-                                  help="Any format; numbers from other countries need their country code"),
-        "email": left.text_input("Email", value=getattr(current, "email", None) or "", key=f"{prefix}_email"),
-        "tags": right.text_input("Tags", value=", ".join(getattr(current, "tags", []) or []), key=f"{prefix}_tags",
-                                 help="Separated by commas"),
-        "preferred_language": left.text_input("Preferred language",
-                                              value=getattr(current, "preferred_language", None) or "",
-                                              key=f"{prefix}_language", help="e.g. en, es, pt-br"),
-        "time_zone": right.text_input("Time zone (when known)", value=getattr(current, "time_zone", None) or "",
-                                      key=f"{prefix}_time_zone", help="e.g. America/New_York"),
-    }
-    values["notes"] = st.text_area("Notes", value=getattr(current, "notes", None) or "", key=f"{prefix}_notes")
+    values = {}
+    for typed, column in family.inputs().items():
+        field, shown = family.model_fields[column], getattr(current, column, None)
+        shown = ", ".join(shown) if isinstance(shown, list) else shown or ""
+        box = st.text_area if column == "notes" else (left if len(values) % 2 == 0 else right).text_input
+        values[typed] = box(field.title, value=shown, key=f"{prefix}_{typed}", help=field.description)
     return values
 
 

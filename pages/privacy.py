@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import db, privacy, retention, tenancy
+from kaimen_core import customers, db, privacy, retention, tenancy
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -156,8 +156,7 @@ if open_ and view.kind == "access":
                                key="pr_download")
 elif open_ and view.kind == "correction":
     st.caption("Correct the details on the customer's page, then record which fields you changed.")
-    fields = st.multiselect("Fields corrected", ["name", "phone", "email", "notes", "tags", "preferred_language",
-                                                   "time_zone"], key="pr_fields")
+    fields = st.multiselect("Fields corrected", list(customers.CustomerCreate.inputs()), key="pr_fields")
     if st.button("Record correction", key="pr_correct"):
         _run(privacy.record_correction, "Correction recorded.", fields=fields)
 elif view.kind == "restriction" and view.status != "refused":

@@ -103,11 +103,9 @@ def add_staff_user(
 def remove_user(session: Session, *, actor: Actor, user_id: int) -> None:
     """An owner removes a staff user: sign-in stops at once, history keeps the id."""
     actor.require("owner")
-    user = session.exec(
-        select(User).where(User.id == user_id, User.business_id == actor.business_id)
-    ).first()
-    if user is None or user.removed_at is not None:
-        raise NotFound("No such user in your business.")
+    user = db.owned(session, User, user_id, actor=actor)
+    if user.removed_at is not None:
+        raise NotFound("No such user.")
     if user.id == actor.user_id:
         raise PermissionDenied("You cannot remove yourself.")
     if user.role == "owner":

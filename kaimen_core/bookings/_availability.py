@@ -28,10 +28,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
-from kaimen_core.bookings._common import VIEW_ROLES, business_zone, load_service, load_staff, local_midnight
+from kaimen_core.bookings._roles import VIEW_ROLES
+from kaimen_core.bookings._time import business_zone, local_midnight
 from kaimen_core.exceptions import ValidationError
-from kaimen_core.models import Booking, BusinessHours, StaffHours, StaffMember, StaffService, TimeOff, utcnow
+from kaimen_core.models import Booking, BusinessHours, Service, StaffHours, StaffMember, StaffService, TimeOff, utcnow
 
 __all__ = ["MAX_RANGE_DAYS", "Slot", "free_slots", "working_intervals"]
 
@@ -159,14 +161,14 @@ def free_slots(
         raise ValidationError(f"Look at most {MAX_RANGE_DAYS} days at a time.", field="end_date")
     if not 5 <= step_minutes <= 120:
         raise ValidationError("Slots are 5 to 120 minutes apart.", field="step_minutes")
-    service = load_service(session, actor, service_id)
+    service = db.owned(session, Service, service_id, actor=actor)
     if not service.active:
         return []
     query = select(StaffMember.id, StaffMember.name).join(
         StaffService, (StaffService.staff_id == StaffMember.id) & (StaffService.service_id == service.id)
     ).where(StaffMember.business_id == actor.business_id, col(StaffMember.active).is_(True))
     if staff_id is not None:
-        load_staff(session, actor, staff_id)
+        db.owned(session, StaffMember, staff_id, actor=actor)
         query = query.where(StaffMember.id == staff_id)
     staff = session.exec(query.order_by(StaffMember.name)).all()
     if not staff:

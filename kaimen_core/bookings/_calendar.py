@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.bookings._availability import _Calendar
-from kaimen_core.bookings._common import VIEW_ROLES, business_zone, load_staff, local_midnight
 from kaimen_core.bookings._lifecycle import BookingView, _views
+from kaimen_core.bookings._roles import VIEW_ROLES
+from kaimen_core.bookings._time import business_zone, local_midnight
 from kaimen_core.models import Booking, Customer, StaffMember
 
 __all__ = ["CalendarGrid", "customer_choices", "day_grid", "week_grid"]
@@ -44,22 +46,23 @@ def _grid(session: Session, actor: Actor, columns: list[tuple[str, int, date]], 
                    Booking.start_at >= local_midnight(days[0], zone),
                    Booking.start_at < local_midnight(days[-1] + timedelta(days=1), zone))
     working = {(s, d): calendar.working(s, d) for _, s, d in columns}
-    minutes = [(a.astimezone(zone), b.astimezone(zone)) for spans in working.values() for a, b in spans]
-    minutes += [(b.start_at.astimezone(zone), b.end_at.astimezone(zone)) for b in found]
-    first = min((a.hour * 60 + a.minute for a, _ in minutes), default=9 * 60) // step * step
-    last = max((b.hour * 60 + b.minute if b.date() == a.date() else 24 * 60 for a, b in minutes), default=17 * 60)
+    # every span shown, as local (start, end): the grid's first and last rows cover them all
+    shown = [(a.astimezone(zone), b.astimezone(zone)) for spans in working.values() for a, b in spans]
+    shown += [(b.start_at.astimezone(zone), b.end_at.astimezone(zone)) for b in found]
+    first = min((a.hour * 60 + a.minute for a, _ in shown), default=9 * 60) // step * step
+    last = max((b.hour * 60 + b.minute if b.date() == a.date() else 24 * 60 for a, b in shown), default=17 * 60)
     times = list(range(first, max(last, first + step), step))
     cells = [["" for _ in columns] for _ in times]
     for j, (_, staff_id, day) in enumerate(columns):
         for i, minute in enumerate(times):
+            # the row's wall-clock time in the business's zone (compared with UTC times as instants)
             at = datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(minutes=minute)
-            at_utc = at.astimezone(zone)
-            if any(a <= at_utc < b for a, b in working[(staff_id, day)]):
+            if any(a <= at < b for a, b in working[(staff_id, day)]):
                 cells[i][j] = "·"
             for b in found:
                 if b.staff_id == staff_id and b.start_at.astimezone(zone).date() == day and \
-                        b.start_at <= at_utc < b.end_at:
-                    cells[i][j] = _label(b) if b.start_at > at_utc - timedelta(minutes=step) else "│"
+                        b.start_at <= at < b.end_at:
+                    cells[i][j] = _label(b) if b.start_at > at - timedelta(minutes=step) else "│"
     labels = [f"{m // 60:02d}:{m % 60:02d}" for m in times]
     return CalendarGrid(labels, [name for name, _, _ in columns], cells, found)
 
@@ -78,7 +81,7 @@ def day_grid(session: Session, *, actor: Actor, day: date, step_minutes: int = 3
 def week_grid(session: Session, *, actor: Actor, staff_id: int, week_of: date, step_minutes: int = 30) -> CalendarGrid:
     """The Monday-to-Sunday week holding ``week_of`` for one staff member, a column per day."""
     actor.require(*VIEW_ROLES)
-    load_staff(session, actor, staff_id)
+    db.owned(session, StaffMember, staff_id, actor=actor)
     monday = week_of - timedelta(days=week_of.weekday())
     days = [monday + timedelta(days=i) for i in range(7)]
     return _grid(session, actor, [(f"{d:%a} {d.day} {d:%b}", staff_id, d) for d in days], step_minutes)

@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
 from kaimen_core.bookings._availability import _Calendar
-from kaimen_core.bookings._common import VIEW_ROLES, business_zone, local_midnight
+from kaimen_core.bookings._roles import VIEW_ROLES
+from kaimen_core.bookings._time import business_zone, local_midnight
 from kaimen_core.models import Booking, StaffMember, utcnow
 
 __all__ = ["DashboardFigures", "dashboard_figures"]

@@ -16,11 +16,12 @@ from datetime import datetime, time
 
 from sqlmodel import Session, delete, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.bookings._common import MANAGE_ROLES, VIEW_ROLES, as_utc, load_staff
-from kaimen_core.exceptions import NotFound, ValidationError
-from kaimen_core.models import BusinessHours, StaffHours, TimeOff
+from kaimen_core.bookings._roles import MANAGE_ROLES, VIEW_ROLES
+from kaimen_core.bookings._time import as_utc
+from kaimen_core.exceptions import ValidationError
+from kaimen_core.models import BusinessHours, StaffHours, StaffMember, TimeOff
 
 __all__ = [
     "WEEKDAYS",
@@ -106,7 +107,7 @@ def set_business_hours(session: Session, *, actor: Actor, spans: Iterable[Span])
 def staff_hours(session: Session, *, actor: Actor, staff_id: int) -> list[Span]:
     """A staff member's own weekly hours (empty: they work the business's hours)."""
     actor.require(*VIEW_ROLES)
-    load_staff(session, actor, staff_id)
+    db.owned(session, StaffMember, staff_id, actor=actor)
     rows = session.exec(select(StaffHours).where(StaffHours.business_id == actor.business_id,
                                                  StaffHours.staff_id == staff_id)).all()
     return sorted(Span(r.weekday, r.starts_minute, r.ends_minute) for r in rows)
@@ -115,7 +116,7 @@ def staff_hours(session: Session, *, actor: Actor, staff_id: int) -> list[Span]:
 def set_staff_hours(session: Session, *, actor: Actor, staff_id: int, spans: Iterable[Span]) -> None:
     """An owner replaces a staff member's weekly hours (none: the business's hours)."""
     actor.require(*MANAGE_ROLES)
-    load_staff(session, actor, staff_id)
+    db.owned(session, StaffMember, staff_id, actor=actor)
     checked = _checked(spans)
     session.exec(delete(StaffHours).where(StaffHours.business_id == actor.business_id,
                                           StaffHours.staff_id == staff_id))
@@ -133,7 +134,7 @@ def list_time_off(
     actor.require(*VIEW_ROLES)
     query = select(TimeOff).where(TimeOff.business_id == actor.business_id)
     if staff_id is not None:
-        load_staff(session, actor, staff_id)
+        db.owned(session, StaffMember, staff_id, actor=actor)
         query = query.where(TimeOff.staff_id == staff_id)
     if since is not None:
         query = query.where(TimeOff.ends_at > as_utc(since, field="since"))
@@ -147,7 +148,7 @@ def add_time_off(
 ) -> int:
     """An owner blocks out a staff member's time. Existing bookings in it are not touched."""
     actor.require(*MANAGE_ROLES)
-    load_staff(session, actor, staff_id)
+    db.owned(session, StaffMember, staff_id, actor=actor)
     start, end = as_utc(starts_at, field="starts_at"), as_utc(ends_at, field="ends_at")
     if end <= start:
         raise ValidationError("Time off must end after it starts.", field="ends_at")
@@ -162,10 +163,7 @@ def add_time_off(
 def remove_time_off(session: Session, *, actor: Actor, time_off_id: int) -> None:
     """An owner removes a span of time off."""
     actor.require(*MANAGE_ROLES)
-    row = session.exec(select(TimeOff).where(TimeOff.id == time_off_id,
-                                             TimeOff.business_id == actor.business_id)).first()
-    if row is None:
-        raise NotFound("No such time off.")
+    row = db.owned(session, TimeOff, time_off_id, actor=actor)
     session.delete(row)
     session.flush()
     audit.record(session, actor=actor, action="hours.time_off_removed", target_type="staff", target_id=row.staff_id)

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from kaimen_core import audit, messaging
+from kaimen_core import audit, db, messaging
 from kaimen_core.actors import Actor
 from kaimen_core.bookings._availability import _Calendar
-from kaimen_core.bookings._common import VIEW_ROLES, as_utc, business_zone, clock, day_label, load_service, load_staff
+from kaimen_core.bookings._roles import VIEW_ROLES
+from kaimen_core.bookings._time import as_utc, business_zone, clock, day_label
 from kaimen_core.exceptions import Conflict, NotFound, ValidationError
 from kaimen_core.models import BOOKING_STATUSES, Booking, BookingEvent, Customer, StaffService, utcnow
 from kaimen_core.models import Service as ServiceRow
@@ -98,24 +99,16 @@ def list_bookings(
         raise ValidationError(f"Choose a range of 1 to {MAX_LIST_DAYS} days.", field="end_at")
     where = [Booking.start_at >= start, Booking.start_at < end]
     if staff_id is not None:
-        load_staff(session, actor, staff_id)
+        db.owned(session, StaffRow, staff_id, actor=actor)
         where.append(Booking.staff_id == staff_id)
     if status is not None:
         if status not in BOOKING_STATUSES:
             raise ValidationError("Unknown status.", field="status")
         where.append(Booking.status == status)
     if customer_id is not None:
-        _customer(session, actor, customer_id)
+        db.owned(session, Customer, customer_id, actor=actor)
         where.append(Booking.customer_id == customer_id)
     return _views(session, actor, *where)
-
-
-def _customer(session: Session, actor: Actor, customer_id: int) -> Customer:
-    customer = session.exec(select(Customer).where(Customer.id == customer_id,
-                                                   Customer.business_id == actor.business_id)).first()
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
 
 
 def _record(session: Session, actor: Actor, booking: Booking, kind: str, *, previous: Booking | None = None) -> None:
@@ -196,8 +189,8 @@ def create_booking(
 ) -> BookingView:
     """Book ``service_id`` with ``staff_id`` at ``start_at`` (owners and staff)."""
     actor.require(*VIEW_ROLES)
-    staff = load_staff(session, actor, staff_id)
-    service = load_service(session, actor, service_id)
+    staff = db.owned(session, StaffRow, staff_id, actor=actor)
+    service = db.owned(session, ServiceRow, service_id, actor=actor)
     if not staff.active:
         raise ValidationError(f"{staff.name} is not taking bookings.", field="staff_id")
     if not service.active:
@@ -208,7 +201,7 @@ def create_booking(
     if performs is None:
         raise ValidationError(f"{staff.name} does not perform {service.name}.", field="service_id")
     if customer_id is not None:
-        _customer(session, actor, customer_id)
+        db.owned(session, Customer, customer_id, actor=actor)
     text = (notes or "").strip()
     if len(text) > MAX_NOTES:
         raise ValidationError(f"Notes must be at most {MAX_NOTES} characters.", field="notes")
@@ -225,24 +218,16 @@ def create_booking(
     return get_booking(session, actor=actor, booking_id=booking.id)
 
 
-def _load(session: Session, actor: Actor, booking_id: int) -> Booking:
-    booking = session.exec(select(Booking).where(Booking.id == booking_id,
-                                                 Booking.business_id == actor.business_id)).first()
-    if booking is None:
-        raise NotFound("No such booking.")
-    return booking
-
-
 def reschedule_booking(
     session: Session, *, actor: Actor, booking_id: int, start_at: datetime, staff_id: int | None = None,
 ) -> BookingView:
     """Move a booked appointment to ``start_at`` (and optionally to another staff member)."""
     actor.require(*VIEW_ROLES)
-    booking = _load(session, actor, booking_id)
+    booking = db.owned(session, Booking, booking_id, actor=actor)
     if booking.status != "booked":
         raise ValidationError(f"Only booked appointments can be moved; this one is {booking.status}.",
                               field="booking_id")
-    staff = load_staff(session, actor, staff_id if staff_id is not None else booking.staff_id)
+    staff = db.owned(session, StaffRow, staff_id if staff_id is not None else booking.staff_id, actor=actor)
     if staff.id != booking.staff_id and booking.service_id is not None:
         performs = session.exec(select(StaffService.staff_id).where(
             StaffService.business_id == actor.business_id, StaffService.staff_id == staff.id,
@@ -266,7 +251,7 @@ def reschedule_booking(
 
 def _set_status(session: Session, actor: Actor, booking_id: int, status: str, kind: str) -> BookingView:
     actor.require(*VIEW_ROLES)
-    booking = _load(session, actor, booking_id)
+    booking = db.owned(session, Booking, booking_id, actor=actor)
     if booking.status != "booked":
         raise ValidationError(f"This booking is already {booking.status.replace('_', '-')}.", field="booking_id")
     if status in ("completed", "no_show") and booking.start_at > utcnow():

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlmodel import Session, col, delete, select
 
-from kaimen_core import audit, media
+from kaimen_core import audit, db, media
 from kaimen_core.actors import Actor
-from kaimen_core.bookings._common import MANAGE_ROLES, VIEW_ROLES, load_staff
+from kaimen_core.bookings._roles import MANAGE_ROLES, VIEW_ROLES
 from kaimen_core.exceptions import ValidationError
-from kaimen_core.models import Service, StaffMember, StaffService
+from kaimen_core.models import Service, StaffCreate, StaffMember, StaffService, StaffUpdate, StaffView
+from kaimen_core.models.services import StaffBase
 from kaimen_core.providers.media import media_store as _media_store
 from kaimen_core.providers.media import store_for
-from kaimen_core.validators import clean_name
 
 __all__ = [
     "StaffView",
@@ -24,27 +22,6 @@ __all__ = [
     "staff_photo",
     "update_staff",
 ]
-
-MAX_BIO = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class StaffView:
-    """A staff member as pages show them."""
-
-    id: int
-    name: str
-    bio: str | None
-    active: bool
-    has_photo: bool
-    service_ids: tuple[int, ...]
-
-
-def _clean_bio(bio: str | None) -> str | None:
-    text = (bio or "").strip()
-    if len(text) > MAX_BIO:
-        raise ValidationError(f"Bio must be at most {MAX_BIO} characters.", field="bio")
-    return text or None
 
 
 def _set_services(session: Session, actor: Actor, member: StaffMember, service_ids) -> None:
@@ -74,18 +51,16 @@ def list_staff(session: Session, *, actor: Actor, include_inactive: bool = True)
     services_of: dict[int, list[int]] = {}
     for staff_id, service_id in links:
         services_of.setdefault(staff_id, []).append(service_id)
-    return [StaffView(m.id, m.name, m.bio, m.active, bool(m.photo_ref), tuple(sorted(services_of.get(m.id, ()))))
-            for m in members]
+    return [StaffView(**m.model_dump(include={"id", *StaffBase.model_fields}), has_photo=bool(m.photo_ref),
+                      service_ids=tuple(sorted(services_of.get(m.id, ())))) for m in members]
 
 
-def create_staff(
-    session: Session, *, actor: Actor, name: str, bio: str | None = None, active: bool = True,
-    service_ids: list[int] | tuple[int, ...] = (),
-) -> int:
-    """An owner adds a staff member (who works the business's hours until given their own)."""
+def create_staff(session: Session, *, actor: Actor, service_ids: list[int] | tuple[int, ...] = (),
+                 **typed: object) -> int:
+    """An owner adds a staff member (the fields of ``StaffCreate``) who works the business's
+    hours until given their own."""
     actor.require(*MANAGE_ROLES)
-    member = StaffMember(business_id=actor.business_id, name=clean_name(name, field="name", label="Name"),
-                         bio=_clean_bio(bio), active=bool(active))
+    member = StaffMember(business_id=actor.business_id, **StaffCreate.model_validate(typed).model_dump())
     session.add(member)
     session.flush()
     _set_services(session, actor, member, service_ids)
@@ -93,16 +68,14 @@ def create_staff(
     return member.id
 
 
-def update_staff(
-    session: Session, *, actor: Actor, staff_id: int, name: str, bio: str | None, active: bool,
-    service_ids: list[int] | tuple[int, ...],
-) -> None:
-    """An owner changes a staff member's details and services. Their bookings stay."""
+def update_staff(session: Session, *, actor: Actor, staff_id: int, service_ids: list[int] | tuple[int, ...],
+                 **typed: object) -> None:
+    """An owner changes a staff member's details (every field of ``StaffUpdate``) and
+    services. Their bookings stay."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
-    member.name = clean_name(name, field="name", label="Name")
-    member.bio = _clean_bio(bio)
-    member.active = bool(active)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
+    for name, value in StaffUpdate.model_validate(typed).model_dump().items():
+        setattr(member, name, value)
     session.add(member)
     _set_services(session, actor, member, service_ids)
     session.flush()
@@ -113,7 +86,7 @@ def update_staff(
 def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: bytes) -> None:
     """An owner uploads a photo: checked and cleaned (kaimen_core.media), stored, the old one deleted."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     photo = media.clean_photo(data)
     store = _media_store()
     ref = store.save(photo.data, folder=f"b{actor.business_id}", name=photo.name)
@@ -134,7 +107,7 @@ def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: byte
 def remove_staff_photo(session: Session, *, actor: Actor, staff_id: int) -> None:
     """An owner removes a photo; the stored file (or Cloudinary asset) is destroyed."""
     actor.require(*MANAGE_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     if not member.photo_ref:
         return
     store_for(member.photo_ref).delete(member.photo_ref)
@@ -147,7 +120,7 @@ def remove_staff_photo(session: Session, *, actor: Actor, staff_id: int) -> None
 def staff_photo(session: Session, *, actor: Actor, staff_id: int) -> str | bytes | None:
     """What ``st.image`` shows for a staff member: a thumbnail URL or the image's bytes; None without one."""
     actor.require(*VIEW_ROLES)
-    member = load_staff(session, actor, staff_id)
+    member = db.owned(session, StaffMember, staff_id, actor=actor)
     if not member.photo_ref:
         return None
     return store_for(member.photo_ref).display(member.photo_ref)

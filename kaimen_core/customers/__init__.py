@@ -24,7 +24,7 @@ from kaimen_core.customers._csv_read import (
 from kaimen_core.customers._directory import create_customer, get_customer, update_customer
 from kaimen_core.customers._operator import operator_export, operator_import
 from kaimen_core.customers._search import PAGE_SIZE, SORTS, CustomerPage, search_customers
-from kaimen_core.models.customers import CONSENT_METHODS
+from kaimen_core.models.customers import CONSENT_METHODS, CustomerCreate, CustomerPublic, CustomerUpdate
 
 __all__ = [
     "CONSENT_METHODS",
@@ -37,8 +37,11 @@ __all__ = [
     "BookingLine",
     "ConsentRecord",
     "CsvFile",
+    "CustomerCreate",
     "CustomerHistory",
     "CustomerPage",
+    "CustomerPublic",
+    "CustomerUpdate",
     "ImportReport",
     "MessageLine",
     "PrivacyLine",

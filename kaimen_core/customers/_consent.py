@@ -8,12 +8,22 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.customers._directory import _load, _require_member
+from kaimen_core.customers._directory import _require_member
 from kaimen_core.customers._fields import clean_consent_method
 from kaimen_core.exceptions import ValidationError
-from kaimen_core.models import Booking, ConsentEvent, Message, PrivacyRequest, Service, StaffMember, User, utcnow
+from kaimen_core.models import (
+    Booking,
+    ConsentEvent,
+    Customer,
+    Message,
+    PrivacyRequest,
+    Service,
+    StaffMember,
+    User,
+    utcnow,
+)
 from kaimen_core.models.customers import CustomerPublic
 
 __all__ = [
@@ -108,7 +118,7 @@ def record_consent(
         raise ValidationError("The consent time needs a time zone.", field="occurred_at")
     if when > utcnow():
         raise ValidationError("The consent date cannot be in the future.", field="occurred_at")
-    customer = _load(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     if customer.opted_out_at is not None and granted:
         raise ValidationError("This customer has opted out; only they can opt back in (by texting START).")
     session.add(ConsentEvent(business_id=customer.business_id, customer_id=customer.id, kind=kind, granted=granted,
@@ -130,7 +140,7 @@ def record_consent(
 def list_consent_events(session: Session, *, actor: Actor, customer_id: int) -> list[ConsentRecord]:
     """A customer's consent history, newest first."""
     _require_member(actor)
-    customer = _load(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     rows = session.exec(
         select(ConsentEvent, User.username)
         .outerjoin(User, col(User.id) == ConsentEvent.captured_by_user_id)
@@ -143,7 +153,7 @@ def list_consent_events(session: Session, *, actor: Actor, customer_id: int) -> 
 def customer_history(session: Session, *, actor: Actor, customer_id: int, limit: int = 100) -> CustomerHistory:
     """Profile, consent history, bookings, messages and privacy requests of one customer."""
     _require_member(actor)
-    customer = _load(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     business = customer.business_id
     bookings = session.exec(
         select(Booking, Service.name, StaffMember.name)

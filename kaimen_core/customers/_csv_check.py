@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kaimen_core.customers._csv_read import unneutralise
-from kaimen_core.customers._fields import CustomerFields, PhoneReader, clean_consent_method
+from kaimen_core.customers._fields import PhoneReader, clean_consent_method
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import utcnow
+from kaimen_core.models.customers import CustomerCreate
 
 __all__ = ["CheckedRow", "ImportReport", "RowChecker", "RowIssue"]
 
@@ -75,15 +76,18 @@ def _date(value: str) -> datetime:
     return moment
 
 
+_TYPED = CustomerCreate.inputs()  # {name as typed (the import's field): column}
+
+
 def _clean_row(cells: dict[str, str], region: str, read_phone: PhoneReader) -> dict[str, Any]:
-    """The row's values for the mapped fields, cleaned; raises ValidationError naming the field."""
-    fields = CustomerFields.clean(region=region, name=cells.get("name"), phone=cells.get("phone"),
-                                  email=cells.get("email"), notes=cells.get("notes"), tags=cells.get("tags"),
-                                  preferred_language=cells.get("preferred_language"),
-                                  time_zone=cells.get("time_zone"), read_phone=read_phone)
-    if not fields.phone_e164 and not fields.email:
+    """The row's values for the mapped fields, cleaned by the form's own checks (the model
+    family); raises ValidationError naming the field. A field without a cell is left out,
+    so an update keeps what the customer has."""
+    fields = CustomerCreate.clean(cells, region=region, read_phone=read_phone)
+    if not fields["phone_e164"] and not fields["email"]:
         raise ValidationError("A row needs a phone number or an email.", field="phone")
-    values: dict[str, Any] = {k: v for k, v in vars(fields).items() if k == "name" or cells.get(_SOURCE[k], "")}
+    values: dict[str, Any] = {column: fields[column] for name, column in _TYPED.items()
+                              if column == "name" or cells.get(name, "")}
     if cells.get("transactional_consent", "").strip():
         values["transactional_consent"] = _flag(cells["transactional_consent"], "transactional_consent")
     if "marketing_consent" in cells:
@@ -99,12 +103,6 @@ def _clean_row(cells: dict[str, str], region: str, read_phone: PhoneReader) -> d
             values["wording"] = (cells.get("marketing_consent_wording") or "").strip()[:1000] or None
         values["marketing_consent"] = granted
     return values
-
-
-_SOURCE = {"name": "name", "phone_e164": "phone", "email": "email", "notes": "notes", "tags": "tags",
-           "preferred_language": "preferred_language", "time_zone": "time_zone"}
-
-
 
 
 class RowChecker:
@@ -138,7 +136,7 @@ class RowChecker:
             try:
                 values = _clean_row(cells, self._region, self._read_phone)
             except ValidationError as exc:
-                column = fields.get({"phone_e164": "phone"}.get(exc.field or "", exc.field or ""))
+                column = fields.get(exc.field or "")
                 report.issues.append(RowIssue(line, column, str(exc)))
                 continue
             key = ("phone", values["phone_e164"]) if values.get("phone_e164") else ("email", values["email"])

@@ -30,6 +30,7 @@ from kaimen_core.customers._directory import business_region
 from kaimen_core.customers._fields import search_text
 from kaimen_core.exceptions import PermissionDenied, ValidationError
 from kaimen_core.models import Customer, utcnow
+from kaimen_core.models.customers import CustomerCreate
 
 __all__ = ["DUPLICATE_POLICIES", "ImportReport", "RowIssue", "import_customers"]
 
@@ -42,8 +43,10 @@ _STREAM_CHUNK = 10_000  # rows checked, then written while the next ones are che
 _NEW_ROW = {"phone_e164": None, "email": None, "notes": None, "tags": [], "preferred_language": None,
             "time_zone": None, "transactional_consent": True, "marketing_consent": False, "opted_out_at": None,
             "restricted_at": None, "marketing_consent_method": None, "marketing_consent_at": None}
-_UPDATABLE = ("name", "email", "notes", "tags", "preferred_language", "time_zone", "transactional_consent",
-              "marketing_consent", "marketing_consent_method", "marketing_consent_at")
+#: What an import changes on a customer it finds: every editable field but the phone it was
+#: found by, and the consent.
+_UPDATABLE = (*(column for column in CustomerCreate.inputs().values() if column != "phone_e164"),
+              "transactional_consent", "marketing_consent", "marketing_consent_method", "marketing_consent_at")
 
 
 def _consent_event(business_id: int, customer_id: int, values: dict[str, Any], actor: Actor) -> dict[str, Any]:

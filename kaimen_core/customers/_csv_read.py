@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from kaimen_core.exceptions import ValidationError
+from kaimen_core.models.customers import CustomerCreate
 
 __all__ = [
     "FIELD_LABELS",
@@ -22,13 +23,7 @@ __all__ = [
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 #: The fields a CSV column can be mapped to. Never ids, the business or opt-out state.
 FIELD_LABELS = {
-    "name": "Name",
-    "phone": "Phone",
-    "email": "Email",
-    "notes": "Notes",
-    "tags": "Tags",
-    "preferred_language": "Preferred language",
-    "time_zone": "Time zone",
+    **{typed: CustomerCreate.model_fields[column].title for typed, column in CustomerCreate.inputs().items()},
     "transactional_consent": "Transactional SMS consent",
     "marketing_consent": "Marketing SMS consent",
     "marketing_consent_source": "Marketing consent source",

@@ -13,10 +13,10 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.customers._fields import CustomerFields, full_phone, search_text
-from kaimen_core.exceptions import Conflict, NotFound
+from kaimen_core.customers._fields import full_phone
+from kaimen_core.exceptions import Conflict
 from kaimen_core.models import Business, Customer, utcnow
-from kaimen_core.models.customers import CustomerPublic
+from kaimen_core.models.customers import CustomerCreate, CustomerPublic, CustomerUpdate
 
 __all__ = [
     "business_region",
@@ -36,10 +36,7 @@ def _require_member(actor: Actor) -> None:
 
 def business_region(session: Session, *, actor: Actor) -> str:
     """The country code phone numbers of the actor's business are read in."""
-    region = session.exec(select(Business.region).where(Business.id == actor.business_id)).first()
-    if region is None:
-        raise NotFound("No such business.")
-    return region
+    return db.owned(session, Business, actor.business_id, actor=actor).region
 
 
 def search_needle(term: str | None, region: str) -> tuple[str | None, str | None]:
@@ -98,19 +95,10 @@ def search_condition(term: str | None, region: str) -> ColumnElement[bool]:
     return literal(True)
 
 
-def _load(session: Session, actor: Actor, customer_id: int) -> Customer:
-    customer = session.exec(
-        select(Customer).where(Customer.id == customer_id, Customer.business_id == actor.business_id)
-    ).first()
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
-
-
 def get_customer(session: Session, *, actor: Actor, customer_id: int) -> CustomerPublic:
     """One customer of the actor's business."""
     _require_member(actor)
-    return CustomerPublic.model_validate(_load(session, actor, customer_id), from_attributes=True)
+    return CustomerPublic.model_validate(db.owned(session, Customer, customer_id, actor=actor), from_attributes=True)
 
 
 def _phone_taken(session: Session, actor: Actor, phone: str | None, other_than: int | None) -> None:
@@ -134,61 +122,33 @@ def _flush(session: Session, phone: str | None) -> None:
         raise Conflict(f"Another customer already has the number {phone}.") from None
 
 
-def create_customer(
-    session: Session,
-    *,
-    actor: Actor,
-    name: str | None,
-    phone: str | None = None,
-    email: str | None = None,
-    notes: str | None = None,
-    tags: list[str] | str | None = None,
-    preferred_language: str | None = None,
-    time_zone: str | None = None,
-) -> CustomerPublic:
-    """Add a customer; the phone is read in the business's region and stored in E.164."""
+def create_customer(session: Session, *, actor: Actor, **typed: str | list[str] | None) -> CustomerPublic:
+    """Add a customer from the fields as typed (see ``CustomerCreate.inputs``: name, phone, ...);
+    the phone is read in the business's region and stored in E.164."""
     _require_member(actor)
-    fields = CustomerFields.clean(region=business_region(session, actor=actor), name=name, phone=phone,
-                                  email=email, notes=notes, tags=tags, preferred_language=preferred_language,
-                                  time_zone=time_zone)
+    fields = CustomerCreate.read(typed, region=business_region(session, actor=actor))
     _phone_taken(session, actor, fields.phone_e164, None)
-    customer = Customer(business_id=actor.business_id, **vars(fields),
-                        search_text=search_text(fields.name, fields.email, fields.phone_e164, fields.tags))
+    customer = Customer(business_id=actor.business_id, **fields.model_dump())
     session.add(customer)
     _flush(session, fields.phone_e164)
     audit.record(session, actor=actor, action="customer.created", target_type="customer", target_id=customer.id)
     return CustomerPublic.model_validate(customer, from_attributes=True)
 
 
-def update_customer(
-    session: Session,
-    *,
-    actor: Actor,
-    customer_id: int,
-    name: str | None,
-    phone: str | None = None,
-    email: str | None = None,
-    notes: str | None = None,
-    tags: list[str] | str | None = None,
-    preferred_language: str | None = None,
-    time_zone: str | None = None,
-) -> CustomerPublic:
-    """Replace a customer's editable fields with the form's values (empty clears a field)."""
+def update_customer(session: Session, *, actor: Actor, customer_id: int,
+                    **typed: str | list[str] | None) -> CustomerPublic:
+    """Replace a customer's editable fields with the form's values (one left empty or out is cleared)."""
     _require_member(actor)
-    customer = _load(session, actor, customer_id)
-    fields = CustomerFields.clean(region=business_region(session, actor=actor), name=name, phone=phone,
-                                  email=email, notes=notes, tags=tags, preferred_language=preferred_language,
-                                  time_zone=time_zone)
-    _phone_taken(session, actor, fields.phone_e164, customer.id)
-    changed = sorted(k for k, v in vars(fields).items() if getattr(customer, k) != v)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
+    fields = CustomerUpdate.read(typed, region=business_region(session, actor=actor)).model_dump()
+    _phone_taken(session, actor, fields["phone_e164"], customer.id)
+    changed = sorted(k for k, v in fields.items() if getattr(customer, k) != v)
     if changed:
-        for key, value in vars(fields).items():
+        for key, value in fields.items():
             setattr(customer, key, value)
-        customer.search_text = search_text(fields.name, fields.email, fields.phone_e164, fields.tags)
         customer.updated_at = utcnow()
         session.add(customer)
-        _flush(session, fields.phone_e164)
+        _flush(session, fields["phone_e164"])
         audit.record(session, actor=actor, action="customer.updated", target_type="customer",
                      target_id=customer.id, detail={"fields": ",".join(changed)[:80]})
     return CustomerPublic.model_validate(customer, from_attributes=True)
-

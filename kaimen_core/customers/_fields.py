@@ -1,10 +1,10 @@
-"""Cleaning a customer's fields and building the search column (shared by forms and import)."""
+"""What reading customers needs beyond the model family: phone numbers read fast for a
+whole import, consent sources as people write them, whole phone numbers in a search,
+and the search column."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
@@ -12,73 +12,11 @@ from phonenumbers.phonenumberutil import _is_number_matching_desc  # the very ch
 
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models.customers import CONSENT_METHODS, customer_search_text
-from kaimen_core.validators import clean_email, clean_name, clean_phone, clean_time_zone
+from kaimen_core.validators import clean_phone
 
-__all__ = [
-    "MAX_NOTES",
-    "MAX_TAGS",
-    "CustomerFields",
-    "PhoneReader",
-    "clean_consent_method",
-    "clean_language",
-    "clean_notes",
-    "clean_tags",
-    "full_phone",
-    "search_text",
-]
+__all__ = ["PhoneReader", "clean_consent_method", "full_phone", "search_text"]
 
-MAX_NOTES = 5000
-MAX_TAGS = 20
-_MAX_TAG = 40
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8}){0,2}$")
-# Unicode's control characters (category Cc, fixed by its stability policy): U+0000-U+001F
-# and U+007F-U+009F. One regex search instead of a category lookup per character.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, CR, LF allowed
-_TAG_SEPARATORS = re.compile(r"[;,]")
 _METHOD_LABELS = {method.replace("_", " "): method for method in CONSENT_METHODS}
-
-
-@dataclass
-class CustomerFields:
-    """A customer's editable fields, cleaned (what the form and the import write)."""
-
-    name: str
-    phone_e164: str | None = None
-    email: str | None = None
-    notes: str | None = None
-    tags: list[str] = field(default_factory=list)
-    preferred_language: str | None = None
-    time_zone: str | None = None
-
-    @classmethod
-    def clean(
-        cls,
-        *,
-        region: str,
-        name: str | None,
-        phone: str | None = None,
-        email: str | None = None,
-        notes: str | None = None,
-        tags: list[str] | str | None = None,
-        preferred_language: str | None = None,
-        time_zone: str | None = None,
-        read_phone: Callable[[str | None], str | None] | None = None,
-    ) -> CustomerFields:
-        """Every field checked; the first problem raises ValidationError naming its field.
-
-        ``read_phone`` (a :class:`PhoneReader` for ``region``) reads the phone when many
-        rows are cleaned at once; it gives exactly what ``clean_phone`` gives.
-        """
-        return cls(
-            name=clean_name(name, field="name", label="Name", max_length=200),
-            phone_e164=read_phone(phone) if read_phone else clean_phone(phone, region=region, required=False),
-            email=clean_email(email, required=False),
-            notes=clean_notes(notes),
-            tags=clean_tags(tags),
-            preferred_language=clean_language(preferred_language),
-            time_zone=clean_time_zone(time_zone) if (time_zone or "").strip() else None,
-        )
 
 
 class PhoneReader:
@@ -147,44 +85,6 @@ def _has_type(national: str, metadata: PhoneMetadata) -> bool:
             not metadata.same_mobile_and_fixed_line_pattern and matches(national, metadata.mobile)):
         return True
     return any(matches(national, getattr(metadata, kind)) for kind in _RARER_TYPES)
-
-
-def clean_notes(value: str | None) -> str | None:
-    """Free text up to 5,000 characters (tabs and line breaks allowed)."""
-    text = (value or "").strip()
-    if len(text) > MAX_NOTES:
-        raise ValidationError(f"Notes must be at most {MAX_NOTES} characters.", field="notes")
-    if _CONTROL_IN_NOTES.search(text):
-        raise ValidationError("Notes must not contain control characters.", field="notes")
-    return text or None
-
-
-def clean_tags(value: list[str] | str | None) -> list[str]:
-    """Tags from a list or from text separated by commas or semicolons; trimmed, unique."""
-    parts = _TAG_SEPARATORS.split(value) if isinstance(value, str) else list(value or [])
-    tags: list[str] = []
-    for part in parts:
-        tag = " ".join(str(part).split())
-        if not tag or tag.lower() in (t.lower() for t in tags):
-            continue
-        if len(tag) > _MAX_TAG:
-            raise ValidationError(f"A tag must be at most {_MAX_TAG} characters.", field="tags")
-        if _CONTROL.search(tag):
-            raise ValidationError("Tags must not contain control characters.", field="tags")
-        tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise ValidationError(f"A customer can have at most {MAX_TAGS} tags.", field="tags")
-    return tags
-
-
-def clean_language(value: str | None) -> str | None:
-    """A language tag such as en, es or pt-br (lower case), or None."""
-    text = (value or "").strip().lower().replace("_", "-")
-    if not text:
-        return None
-    if not _LANGUAGE.match(text):
-        raise ValidationError(f"{value!r} is not a language code (e.g. en, es, pt-br).", field="preferred_language")
-    return text
 
 
 def clean_consent_method(value: str | None, *, field: str = "method") -> str:

@@ -3,7 +3,7 @@
 - :func:`send_text` (a person in the inbox) and :func:`notify_booking_change`
   (confirmations) decide through the one send path (``_send``): refuse, hold or queue,
   always recorded on the message with the reason; every accepted text is a message row
-  plus a ``send_message`` job the worker delivers (``_delivery``).
+  plus a ``send_message`` job the worker delivers (:func:`deliver`, ``_delivery``).
 - :class:`TwilioWebhooks` is the sidecar's request path (``_ingest``): checks and
   signature (``_checks``), then the raw event stored once with group commit, answered
   fast. :func:`apply_pending_webhooks` (the worker, ``_events``) applies stored events:
@@ -19,11 +19,12 @@
 from kaimen_core.messaging._accounts import (
     TwilioAccountView,
     get_twilio_account,
+    own_account,
     remove_twilio_account,
     set_twilio_account,
 )
 from kaimen_core.messaging._checks import EMPTY_TWIML, MAX_BODY_BYTES, TwilioEvent, WebhookReply, check_twilio
-from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater
+from kaimen_core.messaging._delivery import STATUS_RANK, RetryLater, deliver
 from kaimen_core.messaging._events import apply_pending_webhooks
 from kaimen_core.messaging._inbox import (
     FILTERS,
@@ -61,7 +62,7 @@ from kaimen_core.messaging._settings import (
     set_limits,
     update_messaging_settings,
 )
-from kaimen_core.messaging._text import Segments, asks_to_stop, classify_keyword, segments
+from kaimen_core.messaging._text import Segments, asks_to_stop, classify_keyword, phone_hash, segments
 
 __all__ = [
     "AUTOMATED_KINDS",
@@ -95,6 +96,7 @@ __all__ = [
     "asks_to_stop",
     "check_twilio",
     "classify_keyword",
+    "deliver",
     "get_messaging_settings",
     "get_thread",
     "get_twilio_account",
@@ -103,6 +105,8 @@ __all__ = [
     "list_webhook_events",
     "mark_read",
     "notify_booking_change",
+    "own_account",
+    "phone_hash",
     "remove_twilio_account",
     "render",
     "replay_webhook_events",

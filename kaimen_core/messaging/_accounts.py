@@ -39,7 +39,14 @@ from kaimen_core.exceptions import ValidationError
 from kaimen_core.messaging import _send
 from kaimen_core.models import Business, MessagingSettings, utcnow
 
-__all__ = ["AccountMap", "TwilioAccountView", "get_twilio_account", "remove_twilio_account", "set_twilio_account"]
+__all__ = [
+    "AccountMap",
+    "TwilioAccountView",
+    "get_twilio_account",
+    "own_account",
+    "remove_twilio_account",
+    "set_twilio_account",
+]
 
 log = logging.getLogger(__name__)
 

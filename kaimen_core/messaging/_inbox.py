@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, or_, select
 from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.config import get_settings
-from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
+from kaimen_core.exceptions import PermissionDenied, ValidationError
 from kaimen_core.messaging import _inbound, _send
 from kaimen_core.models import Business, Conversation, Customer, Message, utcnow
 from kaimen_core.validators import clean_phone
@@ -87,21 +87,6 @@ def _staff(actor: Actor) -> None:
     actor.require("owner", "staff")
 
 
-def _business(session: Session, actor: Actor) -> Business:
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).first()
-    if business is None:
-        raise NotFound("No such business.")
-    return business
-
-
-def _customer(session: Session, actor: Actor, customer_id: int) -> Customer:
-    customer = session.exec(select(Customer).where(Customer.id == customer_id,
-                                                   Customer.business_id == actor.business_id)).first()
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
-
-
 def list_conversations(session: Session, *, actor: Actor, show: str | None = None, search: str | None = None,
                        limit: int = 100) -> list[ConversationRow]:
     """Newest conversation first, with unread counts; ``show`` is unread, needs_person or opted_out."""
@@ -142,8 +127,8 @@ def list_conversations(session: Session, *, actor: Actor, show: str | None = Non
 def get_thread(session: Session, *, actor: Actor, customer_id: int, now: datetime | None = None) -> Thread:
     """The customer's texts and whether a person's reply would be sent now (and why not)."""
     _staff(actor)
-    customer = _customer(session, actor, customer_id)
-    business = _business(session, actor)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     messages = session.exec(select(Message).where(Message.business_id == actor.business_id,
                                                   Message.customer_id == customer.id)
                             .order_by(col(Message.created_at), col(Message.id)).limit(500)).all()
@@ -163,16 +148,17 @@ def send_text(session: Session, *, actor: Actor, customer_id: int, body: str, ki
     _staff(actor)
     if kind not in ("manual", "transactional", "marketing"):
         raise ValidationError(f"Unknown kind of text {kind!r}.", field="kind")
-    customer = _customer(session, actor, customer_id)
-    message = _send.queue_text(session, business=_business(session, actor), customer=customer, body=body,
-                               kind=kind, sent_by_user_id=actor.user_id, now=now)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
+    business = db.owned(session, Business, actor.business_id, actor=actor)
+    message = _send.queue_text(session, business=business, customer=customer, body=body, kind=kind,
+                               sent_by_user_id=actor.user_id, now=now)
     return _view(message)
 
 
 def mark_read(session: Session, *, actor: Actor, customer_id: int, now: datetime | None = None) -> int:
     """Mark the customer's inbound texts read; returns how many were unread."""
     _staff(actor)
-    customer = _customer(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     unread = session.exec(select(Message).where(Message.business_id == actor.business_id,
                                                 Message.customer_id == customer.id,
                                                 Message.direction == "inbound", col(Message.read_at).is_(None))).all()
@@ -185,7 +171,7 @@ def mark_read(session: Session, *, actor: Actor, customer_id: int, now: datetime
 def resolve_flag(session: Session, *, actor: Actor, customer_id: int) -> None:
     """A person reviewed a plain-words stop request: clear the flag and let automated texts resume."""
     _staff(actor)
-    customer = _customer(session, actor, customer_id)
+    customer = db.owned(session, Customer, customer_id, actor=actor)
     conversation = _send.conversation_for(session, customer)
     conversation.needs_person, conversation.needs_person_reason = False, None
     conversation.automated_paused_at = None
@@ -204,7 +190,7 @@ def simulate_incoming(session: Session, *, actor: Actor, phone: str, body: str,
     _staff(actor)
     if not simulation_available():
         raise PermissionDenied("Twilio is configured: real texts arrive through the webhook instead.")
-    business = _business(session, actor)
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     if not business.messaging_number:
         raise ValidationError("The business has no messaging number.", field="phone")
     number = clean_phone(phone, region=business.region)

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from kaimen_core import db
 from kaimen_core.actors import Actor
-from kaimen_core.exceptions import NotFound, ValidationError
+from kaimen_core.exceptions import ValidationError
 from kaimen_core.messaging import _send, _settings
 from kaimen_core.models import Booking, Business, Customer, Message, ReminderRecord, Service, StaffMember, utcnow
 
@@ -46,10 +47,7 @@ def notify_booking_change(session: Session, *, actor: Actor, booking_id: int, ch
     actor.require("owner", "staff")
     if change not in CHANGES:
         raise ValidationError(f"Unknown booking change {change!r}.", field="change")
-    booking = session.exec(select(Booking).where(Booking.id == booking_id,
-                                                 Booking.business_id == actor.business_id)).first()
-    if booking is None:
-        raise NotFound("No such booking.")
+    booking = db.owned(session, Booking, booking_id, actor=actor)
     customer = session.get(Customer, booking.customer_id) if booking.customer_id else None
     business = session.get(Business, actor.business_id)
     if customer is None or business is None:
@@ -62,7 +60,7 @@ def notify_booking_change(session: Session, *, actor: Actor, booking_id: int, ch
 def send_due_reminders(session: Session, *, now: datetime | None = None) -> int:
     """The worker's reminder sweep (a system session): queue every reminder now due; returns how many."""
     now = now or utcnow()
-    sent = 0
+    queued = 0
     horizon = now + max(_REMINDERS.values())
     bookings = session.exec(select(Booking).where(Booking.status == "booked", Booking.start_at > now,
                                                   Booking.start_at <= horizon)).all()
@@ -97,5 +95,5 @@ def send_due_reminders(session: Session, *, now: datetime | None = None) -> int:
                     session.add(record)
             except IntegrityError:  # another worker recorded it first
                 continue
-            sent += 1
-    return sent
+            queued += 1
+    return queued

@@ -9,16 +9,24 @@ from kaimen_core.models.bookings import (
     Booking,
     BookingEvent,
     BusinessHours,
-    Service,
     StaffHours,
-    StaffMember,
-    StaffService,
     TimeOff,
 )
 from kaimen_core.models.customers import ConsentEvent, Customer, SuppressionEntry
 from kaimen_core.models.jobs import Job
 from kaimen_core.models.messaging import Conversation, Message, MessagingSettings, ReminderRecord, ScreeningTerm
 from kaimen_core.models.privacy import PrivacyRequest
+from kaimen_core.models.services import (
+    Service,
+    ServiceCreate,
+    ServiceUpdate,
+    ServiceView,
+    StaffCreate,
+    StaffMember,
+    StaffService,
+    StaffUpdate,
+    StaffView,
+)
 from kaimen_core.models.tenancy import (
     BUSINESS_STATUSES,
     ENFORCEMENT_ACTIONS,
@@ -55,9 +63,15 @@ __all__ = [
     "ReminderRecord",
     "ScreeningTerm",
     "Service",
+    "ServiceCreate",
+    "ServiceUpdate",
+    "ServiceView",
+    "StaffCreate",
     "StaffHours",
     "StaffMember",
     "StaffService",
+    "StaffUpdate",
+    "StaffView",
     "SuppressionEntry",
     "TimeOff",
     "User",

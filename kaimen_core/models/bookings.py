@@ -1,4 +1,4 @@
-"""Staff members, services, and bookings of a staff member's time."""
+"""Bookings of a staff member's time, their history, and the hours and time off they fit in."""
 
 from __future__ import annotations
 
@@ -15,66 +15,13 @@ __all__ = [
     "Booking",
     "BookingEvent",
     "BusinessHours",
-    "Service",
     "StaffHours",
-    "StaffMember",
-    "StaffService",
     "TimeOff",
 ]
 
 BOOKING_STATUSES = ("booked", "completed", "cancelled", "no_show")
 #: What can happen to a booking; messaging turns created/moved/cancelled into texts.
 BOOKING_EVENT_KINDS = ("created", "moved", "cancelled", "completed", "no_show")
-
-
-class StaffMember(SQLModel, table=True):
-    """A person whose time can be booked (may or may not have a sign-in)."""
-
-    __tablename__ = "staff"
-    __table_args__ = (Index("ix_staff_business_id", "business_id"),)
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    business_id: int = Field(foreign_key="businesses.id", ondelete="CASCADE", sa_type=BigId)
-    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL", sa_type=BigId)
-    name: str = Field(max_length=100)
-    bio: str | None = Field(default=None, sa_type=Text)
-    photo_ref: str | None = Field(default=None, max_length=300)
-    active: bool = Field(default=True)
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class Service(SQLModel, table=True):
-    """Something the business sells by the appointment."""
-
-    __tablename__ = "services"
-    __table_args__ = (
-        CheckConstraint("duration_minutes > 0", name="service_duration_positive"),
-        CheckConstraint("buffer_minutes >= 0", name="service_buffer_not_negative"),
-        CheckConstraint("price_cents >= 0", name="service_price_not_negative"),
-        Index("ix_services_business_id", "business_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
-    business_id: int = Field(foreign_key="businesses.id", ondelete="CASCADE", sa_type=BigId)
-    name: str = Field(max_length=100)
-    duration_minutes: int
-    price_cents: int = Field(default=0)
-    currency: str = Field(default="USD", max_length=3)
-    buffer_minutes: int = Field(default=0)
-    active: bool = Field(default=True)
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class StaffService(SQLModel, table=True):
-    """Which staff member performs which service."""
-
-    __tablename__ = "staff_services"
-
-    staff_id: int = Field(foreign_key="staff.id", ondelete="CASCADE", primary_key=True, sa_type=BigId)
-    service_id: int = Field(
-        foreign_key="services.id", ondelete="CASCADE", primary_key=True, sa_type=BigId
-    )
-    business_id: int = Field(foreign_key="businesses.id", ondelete="CASCADE", sa_type=BigId)
 
 
 class Booking(SQLModel, table=True):

@@ -3,7 +3,7 @@
 from kaimen_core.privacy._access import access_export
 from kaimen_core.privacy._bulk import COMMAND_LINE_OPERATOR, BulkResult, erase_requests, read_request_ids
 from kaimen_core.privacy._closure import business_export, cancel_closure, close_business, request_closure
-from kaimen_core.privacy._deadlines import acknowledge_by, due_date, extended_due_date
+from kaimen_core.privacy._deadlines import acknowledge_by, add_months, due_date, extended_due_date
 from kaimen_core.privacy._erasure import (
     STEPS,
     ErasureFailed,
@@ -18,22 +18,24 @@ from kaimen_core.privacy._requests import (
     OPEN_STATUSES,
     REGIMES,
     RequestView,
+    find_customer,
+    get_request,
+    list_requests,
+    load_request,
+    record_request,
+)
+from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
+from kaimen_core.privacy._workflow import (
     acknowledge,
     complete,
     extend,
-    find_customer,
-    get_request,
     lift_restriction,
-    list_requests,
-    load_request,
     record_correction,
-    record_request,
     refuse,
     restrict,
     start,
     verify_identity,
 )
-from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
 
 __all__ = [
     "CHANNELS",
@@ -51,6 +53,7 @@ __all__ = [
     "access_export",
     "acknowledge",
     "acknowledge_by",
+    "add_months",
     "business_export",
     "cancel_closure",
     "close_business",

@@ -14,7 +14,7 @@ from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import KaimenError, NotFound, ValidationError
 from kaimen_core.models import PrivacyRequest
-from kaimen_core.privacy._erasure import STEPS, ProviderErasers, ready, run_steps
+from kaimen_core.privacy._erasure import PIPELINE, ProviderErasers, ready, run_steps
 from kaimen_core.privacy._requests import load_requests
 
 __all__ = ["COMMAND_LINE_OPERATOR", "BulkResult", "erase_requests", "read_request_ids"]
@@ -97,12 +97,12 @@ def erase_requests(
         timings["checks"] = timings.get("checks", 0.0) + time.perf_counter() - started
     for business_id, waiting in businesses.items():
         for batch in _batches(waiting, batch_size):
-            for step in STEPS:
+            for step in PIPELINE:
                 started = time.perf_counter()
                 failures = run_steps(step, actor=actor, business_id=business_id, request_ids=batch, engine=engine,
                                      erasers=erasers)
                 if timings is not None:
-                    timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
+                    timings[step.name] = timings.get(step.name, 0.0) + time.perf_counter() - started
                 for request_id in batch:
                     if failures.get(request_id):
                         report(BulkResult(request_id, "failed", failures[request_id]))

@@ -34,7 +34,7 @@ _WITHHELD = {"password_hash", "token_hash", "closure_checkpoint", "checkpoint"}
 def request_closure(session: Session, *, actor: Actor, confirm_name: str) -> datetime:
     """The owner asks Kaimen to close the business (typing its name to confirm)."""
     actor.require("owner")
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).one()
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     if (confirm_name or "").strip() != business.name:
         raise ValidationError("Type the business's name exactly to confirm.", field="confirm_name")
     if business.closure_requested_at is None:
@@ -48,7 +48,7 @@ def request_closure(session: Session, *, actor: Actor, confirm_name: str) -> dat
 def cancel_closure(session: Session, *, actor: Actor) -> None:
     """The owner withdraws the request before an operator has acted on it."""
     actor.require("owner")
-    business = session.exec(select(Business).where(Business.id == actor.business_id)).one()
+    business = db.owned(session, Business, actor.business_id, actor=actor)
     if business.closure_requested_at is None:
         raise ValidationError("No closure was requested.", field="closure")
     business.closure_requested_at = None

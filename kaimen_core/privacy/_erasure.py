@@ -1,5 +1,9 @@
 """Erasure as a pipeline: prepare, database, providers, verification, certificate.
 
+:data:`PIPELINE` is the table of :class:`Step` objects (the work in ``_erasure_steps``);
+:func:`run_steps` runs one of them for a batch of requests, owning the transaction, the
+checkpoints, the request's status and the audit trail.
+
 Each step records itself in the request's checkpoint in the same transaction as its
 changes, so a crash resumes at the first unfinished step and running it again is
 harmless. Several requests of one business can take a step together (bulk erasure):
@@ -11,7 +15,7 @@ requests it verifies) and are wiped by the certificate step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +26,14 @@ from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.customers._search_upkeep import refresh_search_index
 from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
-from kaimen_core.messaging._text import phone_hash
+from kaimen_core.messaging import own_account, phone_hash
 from kaimen_core.models import PrivacyRequest, utcnow
 from kaimen_core.privacy import _erasure_steps as steps
 from kaimen_core.privacy._erasure_steps import ProviderErasers
 from kaimen_core.privacy._requests import load_request
 
-__all__ = ["STEPS", "ErasureFailed", "ErasureResult", "ProviderErasers", "phone_hash", "run_erasure"]
-
-STEPS = ("prepare", "database", "providers", "verification", "certificate")
+__all__ = ["PIPELINE", "STEPS", "ErasureFailed", "ErasureResult", "ProviderErasers", "Step", "phone_hash",
+           "run_erasure"]
 
 
 class ErasureFailed(KaimenError):
@@ -50,7 +53,6 @@ class ErasureResult:
 
 def _default_erasers(session: Session, business_id: int) -> ProviderErasers:
     """The providers' deletions chosen by settings; a business's own Twilio account deletes its texts."""
-    from kaimen_core.messaging._accounts import own_account
     from kaimen_core.providers import media, sms
 
     provider, service = sms.get_provider(), None
@@ -87,56 +89,105 @@ def ready(row: PrivacyRequest) -> PrivacyRequest:
     return row
 
 
-def run_steps(step: str, *, actor: Actor, business_id: int, request_ids: Sequence[int],
+@dataclass
+class StepContext:
+    """What a step works with: one business's requests that have not done it yet (``todo``,
+    with their working checkpoints ``cps``), every request run together (``in_flight``),
+    the session of the step's transaction, and who runs it."""
+
+    session: Session
+    actor: Actor
+    business_id: int
+    todo: list[PrivacyRequest]
+    cps: dict[int, dict[str, Any]]
+    in_flight: list[int]
+    erasers: ProviderErasers | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the erasure: what it does for all its requests at once (``for_batch``,
+    the failures by request) and then for each (``for_one``, its failure or None).
+
+    ``commit_each``: commit after each request that called a provider, so a deletion made
+    is a deletion recorded; otherwise the step's changes and every checkpoint commit together.
+    """
+
+    name: str
+    for_batch: Callable[[StepContext], dict[int, str]] | None = None
+    for_one: Callable[[StepContext, PrivacyRequest, dict[str, Any]], str | None] | None = None
+    commit_each: bool = False
+
+
+def _database(context: StepContext) -> dict[int, str]:
+    session, business_id = context.session, context.business_id
+    steps.database(session, context.todo, context.cps)
+    # the search blocks forget the customers now, not at the worker's next fold:
+    # the verification that follows reads every table
+    refresh_search_index(session, business_id=business_id)
+    return {}
+
+
+def _open_providers(context: StepContext) -> dict[int, str]:
+    context.erasers = context.erasers or _default_erasers(context.session, context.business_id)
+    _without_waiting_for_the_disk(context.session)
+    return {}
+
+
+#: The erasure, step by step, in order.
+PIPELINE = (
+    Step("prepare", for_batch=lambda c: steps.prepare(c.session, c.todo, c.cps)),
+    Step("database", for_batch=_database),
+    Step("providers", for_batch=_open_providers, for_one=lambda c, row, cp: steps.providers(cp, c.erasers),
+         commit_each=True),
+    Step("verification", for_batch=lambda c: steps.verification(c.session, c.todo, c.cps, in_flight=c.in_flight)),
+    Step("certificate", for_one=lambda c, row, cp: steps.certificate(row, cp, c.actor)),
+)
+STEPS = tuple(step.name for step in PIPELINE)
+
+
+def run_steps(step: Step, *, actor: Actor, business_id: int, request_ids: Sequence[int],
               engine: Engine | None = None, erasers: ProviderErasers | None = None) -> dict[int, str | None]:
     """One step for requests of one business, in one transaction; returns each one's failure (or None).
 
     Every request's changes and its checkpoint commit together, so a crash rolls the
-    step back for all of them and they resume at that step. The providers step commits
-    after each request that called a provider, so a deletion made is a deletion recorded.
-    A request that has done the step is left alone.
+    step back for all of them and they resume at that step (a ``commit_each`` step
+    commits after each request that called a provider). A request that has done the
+    step is left alone.
     """
     with db.system_session(engine=engine) as session:
         rows = {row.id: row for row in steps.chunked(request_ids, lambda ids: session.exec(select(PrivacyRequest).where(
             col(PrivacyRequest.id).in_(ids), PrivacyRequest.business_id == business_id)))}
-        todo = [rows[i] for i in request_ids if step not in (rows[i].checkpoint or {}).get("done", [])]
+        todo = [rows[i] for i in request_ids if step.name not in (rows[i].checkpoint or {}).get("done", [])]
         if not todo:
             return {}
-        cps = {row.id: dict(row.checkpoint or {}) for row in todo}
-        for cp in cps.values():
+        context = StepContext(session, actor, business_id, todo, {row.id: dict(row.checkpoint or {}) for row in todo},
+                              in_flight=list(rows), erasers=erasers)
+        for cp in context.cps.values():
             cp.setdefault("started_at", utcnow().isoformat())
-        failures: dict[int, str | None] = {}
-        if step == "prepare":
-            failures.update(steps.prepare(session, todo, cps))
-        elif step == "database":
-            steps.database(session, todo, cps)
-            # the search blocks forget the customers now, not at the worker's next fold:
-            # the verification that follows reads every table
-            refresh_search_index(session, business_id=business_id)
-        elif step == "verification":
-            failures.update(steps.verification(session, todo, cps, in_flight=list(rows)))
-        elif step == "providers":
-            erasers = erasers or _default_erasers(session, business_id)
-            _without_waiting_for_the_disk(session)
+        failures: dict[int, str | None] = dict(step.for_batch(context)) if step.for_batch else {}
         for row in todo:
-            cp = cps[row.id]
-            if step == "providers":
-                failures[row.id] = steps.providers(cp, erasers)
-            elif step == "certificate":
-                steps.certificate(row, cp, actor)
-            failure = failures.get(row.id)
-            cp["done"] = [*cp.get("done", []), *([] if failure else [step])]
-            cp["last_error"] = failure
-            row.checkpoint, row.updated_at = cp, utcnow()
-            if row.status != "completed":
-                row.status = "in_progress"
-            session.add(row)
-            audit.record(session, actor=actor, action=f"privacy.erasure.{step}" + (".failed" if failure else ""),
-                         business_id=business_id, target_type="privacy_request", target_id=row.id, flush=False)
-            if step == "providers" and (cp.get("provider_sids") or cp.get("media_refs")):
+            cp = context.cps[row.id]
+            if step.for_one:
+                failures[row.id] = step.for_one(context, row, cp)
+            _checkpoint(session, actor, row, cp, step.name, failures.get(row.id))
+            if step.commit_each and (cp.get("provider_sids") or cp.get("media_refs")):
                 session.commit()
                 _without_waiting_for_the_disk(session)
         return {row.id: failures.get(row.id) for row in todo}
+
+
+def _checkpoint(session: Session, actor: Actor, row: PrivacyRequest, cp: dict[str, Any], step: str,
+                failure: str | None) -> None:
+    """The request's checkpoint and status after ``step``, and its audit event, in the step's transaction."""
+    cp["done"] = [*cp.get("done", []), *([] if failure else [step])]
+    cp["last_error"] = failure
+    row.checkpoint, row.updated_at = cp, utcnow()
+    if row.status != "completed":
+        row.status = "in_progress"
+    session.add(row)
+    audit.record(session, actor=actor, action=f"privacy.erasure.{step}" + (".failed" if failure else ""),
+                 business_id=row.business_id, target_type="privacy_request", target_id=row.id, flush=False)
 
 
 def _without_waiting_for_the_disk(session: Session) -> None:
@@ -160,12 +211,12 @@ def run_erasure(
         if row.status == "completed":
             return ErasureResult(row.id, row.status, list(STEPS), dict(row.certificate))
         business_id = row.business_id
-    for step in STEPS:
+    for step in PIPELINE:
         failure = run_steps(step, actor=actor, business_id=business_id, request_ids=[request_id], engine=engine,
                             erasers=erasers).get(request_id)
         if failure:
             raise ErasureFailed(failure)
-        if stop_after == step:
+        if stop_after == step.name:
             break
     with db.system_session(engine=engine) as session:
         row = session.get(PrivacyRequest, request_id)

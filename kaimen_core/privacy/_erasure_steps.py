@@ -21,7 +21,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from kaimen_core.actors import Actor
-from kaimen_core.messaging._text import phone_hash
+from kaimen_core.messaging import phone_hash
 from kaimen_core.models import (
     Booking,
     Business,

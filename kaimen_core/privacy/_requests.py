@@ -1,5 +1,5 @@
-"""Privacy requests: recording, the workflow (verify, acknowledge, extend, start,
-complete, refuse), restriction, and the list with what is overdue or due soon."""
+"""Privacy requests: recording them, finding the customer, loading them for an actor, and
+the list with what is overdue or due soon. What happens to a request next: ``_workflow``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import Business, Customer, PrivacyRequest, utcnow
@@ -19,7 +19,6 @@ from kaimen_core.privacy._deadlines import (
     acknowledge_by,
     add_months,
     due_date,
-    extended_due_date,
 )
 from kaimen_core.validators import clean_email, clean_name, clean_phone
 
@@ -29,20 +28,13 @@ __all__ = [
     "OPEN_STATUSES",
     "REGIMES",
     "RequestView",
-    "acknowledge",
-    "complete",
-    "extend",
+    "audit_request",
     "find_customer",
     "get_request",
-    "lift_restriction",
     "list_requests",
     "load_request",
-    "record_correction",
     "record_request",
-    "refuse",
-    "restrict",
-    "start",
-    "verify_identity",
+    "view_of",
 ]
 
 KINDS = PRIVACY_KINDS
@@ -81,7 +73,8 @@ class RequestView:
     due_soon: bool
 
 
-def _view(row: PrivacyRequest, now: datetime) -> RequestView:
+def view_of(row: PrivacyRequest, now: datetime) -> RequestView:
+    """A request row as the Privacy pages show it, its deadlines read at ``now``."""
     effective = row.extended_until or row.due_at
     open_ = row.status in OPEN_STATUSES
     ack_late = bool(row.acknowledge_by and not row.acknowledged_at and now > row.acknowledge_by)
@@ -112,16 +105,11 @@ def _business_for(session: Session, actor: Actor, business_id: int | None, purpo
 
 def load_request(session: Session, *, actor: Actor, request_id: int) -> PrivacyRequest:
     """The request row, if the actor may see it (owners: their business; operators: any)."""
-    if actor.is_operator:
-        audit.record_operator_access(session, actor=actor, purpose="privacy_request")
-        row = session.get(PrivacyRequest, request_id)
-    else:
+    if not actor.is_operator:
         actor.require("owner")
-        row = session.exec(
-            select(PrivacyRequest).where(
-                PrivacyRequest.id == request_id, PrivacyRequest.business_id == actor.business_id
-            )
-        ).first()
+        return db.owned(session, PrivacyRequest, request_id, actor=actor)
+    audit.record_operator_access(session, actor=actor, purpose="privacy_request")
+    row = session.get(PrivacyRequest, request_id)
     if row is None:
         raise NotFound("No such privacy request.")
     return row
@@ -190,8 +178,8 @@ def record_request(
     )
     session.add(row)
     session.flush()
-    _audit(session, actor, row, "privacy.recorded", kind=kind, regime=regime)
-    return _view(row, now)
+    audit_request(session, actor, row, "privacy.recorded", kind=kind, regime=regime)
+    return view_of(row, now)
 
 
 def list_requests(
@@ -212,157 +200,15 @@ def list_requests(
         query = query.where(col(PrivacyRequest.status).in_(OPEN_STATUSES))
     rows = session.exec(query.order_by(col(PrivacyRequest.due_at), col(PrivacyRequest.id)).limit(limit)).all()
     now = utcnow()
-    return [_view(row, now) for row in rows]
+    return [view_of(row, now) for row in rows]
 
 
 def get_request(session: Session, *, actor: Actor, request_id: int) -> RequestView:
     """One request."""
-    return _view(load_request(session, actor=actor, request_id=request_id), utcnow())
+    return view_of(load_request(session, actor=actor, request_id=request_id), utcnow())
 
 
-def _audit(session: Session, actor: Actor, row: PrivacyRequest, action: str, **detail) -> None:
+def audit_request(session: Session, actor: Actor, row: PrivacyRequest, action: str, **detail) -> None:
+    """The audit event of a change to a request (names and counts only in ``detail``)."""
     audit.record(session, actor=actor, action=action, business_id=row.business_id,
                  target_type="privacy_request", target_id=row.id, detail=detail or None)
-
-
-def _open(row: PrivacyRequest) -> None:
-    if row.status not in OPEN_STATUSES:
-        raise ValidationError(f"This request is already {row.status}.", field="status")
-
-
-def verify_identity(session: Session, *, actor: Actor, request_id: int, method: str) -> RequestView:
-    """Record who checked the person's identity, and how."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    row.verification_method = clean_name(method, field="method", label="How identity was checked", max_length=200)
-    row.verified_by_user_id, row.verified_at = actor.user_id, utcnow()
-    if row.status == "received":
-        row.status = "verified"
-    return _save(session, actor, row, "privacy.verified")
-
-
-def acknowledge(session: Session, *, actor: Actor, request_id: int) -> RequestView:
-    """Record that receipt was acknowledged to the person (CCPA: within 10 business days)."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.acknowledged_at is not None:
-        raise ValidationError("Receipt was already acknowledged.", field="status")
-    row.acknowledged_at = utcnow()
-    return _save(session, actor, row, "privacy.acknowledged")
-
-
-def extend(session: Session, *, actor: Actor, request_id: int, notice: str) -> RequestView:
-    """Extend the due date once, as far as the regime allows, recording the notice sent."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.extended_until is not None:
-        raise ValidationError("This request was already extended once.", field="status")
-    text = (notice or "").strip()
-    if len(text) < 20:
-        raise ValidationError("Record the notice you sent the person (why, and the new date).", field="notice")
-    row.extension_notice = text[:2000]
-    row.extended_until = extended_due_date(row.regime, row.due_at)
-    return _save(session, actor, row, "privacy.extended")
-
-
-def start(session: Session, *, actor: Actor, request_id: int) -> RequestView:
-    """Begin work; identity must have been verified first."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.verified_at is None:
-        raise ValidationError("Verify the person's identity first.", field="status")
-    row.status = "in_progress"
-    return _save(session, actor, row, "privacy.started")
-
-
-def refuse(session: Session, *, actor: Actor, request_id: int, legal_reason: str) -> RequestView:
-    """Refuse the request, recording the legal reason."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    reason = (legal_reason or "").strip()
-    if len(reason) < 10:
-        raise ValidationError("Give the legal reason for refusing (at least 10 characters).", field="legal_reason")
-    row.refusal_reason, row.status, row.completed_at = reason[:2000], "refused", utcnow()
-    return _save(session, actor, row, "privacy.refused")
-
-
-def complete(session: Session, *, actor: Actor, request_id: int, response: str) -> RequestView:
-    """Close an access, correction or restriction request with the response given."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.kind == "deletion":
-        raise ValidationError("A deletion request completes when its erasure has run.", field="kind")
-    if row.verified_at is None:
-        raise ValidationError("Verify the person's identity first.", field="status")
-    if row.kind == "restriction" and row.customer_id is not None:
-        customer = session.get(Customer, row.customer_id)
-        if customer is not None and customer.restricted_at is None:
-            raise ValidationError("Restrict the customer before completing the request.", field="kind")
-    text = (response or "").strip()
-    if len(text) < 5:
-        raise ValidationError("Record how the request was answered.", field="response")
-    row.response, row.status, row.completed_at = text[:2000], "completed", utcnow()
-    return _save(session, actor, row, "privacy.completed")
-
-
-def record_correction(session: Session, *, actor: Actor, request_id: int, fields: list[str]) -> RequestView:
-    """Note which fields a correction changed (names only, never the values)."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.kind != "correction":
-        raise ValidationError("Only a correction request records changed fields.", field="kind")
-    allowed = {"name", "phone", "email", "notes", "tags", "preferred_language", "time_zone"}
-    unknown = sorted(set(fields) - allowed)
-    if unknown or not fields:
-        raise ValidationError(f"Choose the corrected fields from: {', '.join(sorted(allowed))}.", field="fields")
-    row.changed_fields = sorted(set(row.changed_fields or []) | set(fields))
-    return _save(session, actor, row, "privacy.corrected", fields=",".join(row.changed_fields))
-
-
-def _customer_of(session: Session, row: PrivacyRequest) -> Customer:
-    customer = session.get(Customer, row.customer_id) if row.customer_id is not None else None
-    if customer is None:
-        raise NotFound("The customer this request concerns no longer exists.")
-    return customer
-
-
-def restrict(session: Session, *, actor: Actor, request_id: int) -> RequestView:
-    """Keep the customer but stop processing them: no texts, no AI, no bulk exports or marketing."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    _open(row)
-    if row.kind != "restriction":
-        raise ValidationError("Only a restriction request restricts the customer.", field="kind")
-    if row.verified_at is None:
-        raise ValidationError("Verify the person's identity first.", field="status")
-    customer = _customer_of(session, row)
-    if customer.restricted_at is None:
-        customer.restricted_at = customer.updated_at = utcnow()
-        session.add(customer)
-    if row.status != "in_progress":
-        row.status = "in_progress"
-    return _save(session, actor, row, "privacy.restricted")
-
-
-def lift_restriction(session: Session, *, actor: Actor, request_id: int, notice: str) -> RequestView:
-    """Lift a restriction; the notice told to the person beforehand is recorded."""
-    row = load_request(session, actor=actor, request_id=request_id)
-    if row.kind != "restriction":
-        raise ValidationError("Only a restriction request can be lifted.", field="kind")
-    text = (notice or "").strip()
-    if len(text) < 20:
-        raise ValidationError("Record the notice you gave the person before lifting it.", field="notice")
-    customer = _customer_of(session, row)
-    if customer.restricted_at is None:
-        raise ValidationError("This customer is not restricted.", field="kind")
-    customer.restricted_at, customer.updated_at = None, utcnow()
-    session.add(customer)
-    row.response = ((row.response or "") + f"\nRestriction lifted with notice: {text}").strip()[:4000]
-    return _save(session, actor, row, "privacy.restriction_lifted")
-
-
-def _save(session: Session, actor: Actor, row: PrivacyRequest, action: str, **detail) -> RequestView:
-    row.updated_at = utcnow()
-    session.add(row)
-    session.flush()
-    _audit(session, actor, row, action, **detail)
-    return _view(row, utcnow())

@@ -207,7 +207,7 @@ def test_the_worker_folds_changes_every_minute(database, monkeypatch):
 
     tenant = _business_of(3)
     worker = Worker()
-    worker.schedule_reminders()
+    worker.schedule_periodic_jobs()
     assert _waiting(tenant.business_id) == 3
     [job] = rows(Job, Job.kind == "search_index", Job.status == "queued")
     worker.run_once()

@@ -146,6 +146,7 @@ RECIPES: dict[str, Recipe] = {
     "audit.record_operator_access": lambda s, actor, w: audit.record_operator_access(
         s, actor=actor, purpose="audit_log", business_id=w.b.business_id),
     "auth.remove_user": lambda s, actor, w: auth.remove_user(s, actor=actor, user_id=w.b_staff.user_id),
+    "db.owned": lambda s, actor, w: db.owned(s, Customer, w.b_records.customer_id, actor=actor),
     "tenancy.enforce": lambda s, actor, w: tenancy.enforce(
         s, actor=actor, business_id=w.b.business_id, action="suspend", reason="Competitor sabotage"),
     "tenancy.list_enforcement": lambda s, actor, w: tenancy.list_enforcement(
@@ -308,6 +309,11 @@ PRIMITIVES.update({
                                      "in a system session; no page or tenant code calls it",
     "customers._search_upkeep.refresh_search_index": "the worker's fold of one business's search changes, in a system "
                                                     "session; it reads and writes only that business's rows",
+    "messaging.deliver": "the worker's send job for a message the send path queued, in a system session; no page "
+                         "or tenant code calls it",
+    "messaging.own_account": "a business's own Twilio account, read in a system session by the worker's delivery "
+                             "and the erasure for the business of a row already loaded; no page or tenant code "
+                             "calls it",
     "jobs.enqueue": "the queue's insert, called only by kaimen_core in the caller's session with the business "
                     "of a row it already loaded through the actor; RLS's WITH CHECK refuses any other business",
     "jobs.finish": "the worker's own bookkeeping on a job it claimed, in a system session (jobs are cross-business "

@@ -180,6 +180,21 @@ def test_a_text_refused_after_queueing_is_not_sent(database, fake, worker):
     assert fake.sent == [] and message(message_id).status == "refused"
 
 
+def test_a_text_whose_window_closed_before_the_worker_ran_is_held_and_sent_when_it_opens(database, fake, worker):
+    tenant, _ = texting_business()
+    cid = customer(tenant)
+    with db.tenant_session(tenant.owner) as session:  # queued at noon in New York
+        queued = messaging.send_text(session, actor=tenant.owner, customer_id=cid, body="See you tomorrow",
+                                     kind="transactional", now=NOW)
+    assert worker.run_once(now=at("2026-11-28 05:00")) == 1  # the worker runs at midnight there
+    held = message(queued.id)
+    assert fake.sent == [] and held.status == "held" and held.decision.startswith("held until")
+    assert sorted((j.run_at, j.status) for j in rows(Job, Job.kind == "send_message")) == [
+        (NOW, "done"), (at("2026-11-28 13:00"), "queued")]
+    assert worker.run_once(now=at("2026-11-28 13:00")) == 1
+    assert len(fake.sent) == 1 and message(queued.id).status == "sent"
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_two_workers_never_take_the_same_job(database, fake, worker):
@@ -220,8 +235,8 @@ def test_the_worker_schedules_a_daily_retention_purge_and_runs_it(database, fake
     with db.system_session() as session:
         session.add(AuditEvent(business_id=tenant.business_id, actor_label="system", action="test.old",
                                created_at=old))
-    worker.schedule_reminders()
-    worker.schedule_reminders()  # idempotent: still one of each
+    worker.schedule_periodic_jobs()
+    worker.schedule_periodic_jobs()  # idempotent: still one of each
     assert sorted(j.kind for j in rows(Job, Job.status == "queued")) == ["reminders", "retention", "search_index"]
     while worker.run_once():
         if not rows(Job, Job.kind == "retention", Job.status == "queued", Job.run_at <= utcnow()):
