@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -93,7 +93,8 @@ def create_engine_for(url: str, **kwargs) -> Engine:
             folder = Path(database).parent
             if not folder.exists() or folder.resolve() == get_settings().data_dir.resolve():
                 private_folder(folder)  # a folder of someone else's (the current one) keeps its mode
-            private_file(Path(database))
+            with suppress(OSError):  # a path that cannot be a file is SQLite's to report, on connecting
+                private_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
