@@ -164,12 +164,15 @@ def act(actor: Actor, call: Callable[..., T], *, done: str | Callable[[T], str] 
     returns and rolled back when it raises; with ``session=False`` it takes nothing (the
     kaimen_core functions that open their own sessions, such as an erasure, or need none).
     A :class:`KaimenError` is shown with ``st.error`` (its message only) and ``act``
-    returns None: the page goes on drawing, with what the user typed still in place.
+    returns None: nothing reruns, so the error stays on screen as the page goes on drawing.
 
     On success with ``done`` (the message, or a function making it from the result), the
     widgets named in ``forget`` are emptied and the page reruns, so it shows the change
     just written and the message (see :func:`done_and_rerun`). Without ``done``, ``act``
     returns the result for the page to show (a created id, a download, a list).
+
+    The page passes its ``actor`` (it also hands it to the kaimen_core function) because
+    an ``st.fragment`` reruns alone, without Home.py resolving the actor for that run.
     """
     try:
         if session:
