@@ -1,62 +1,79 @@
-"""Kaimen's entry file: signs the user in, builds the navigation for their role, draws
-the sidebar once, and runs the chosen page.
+"""Kaimen's entry file: signs the user in, builds the navigation for their role from
+MENU, draws the sidebar once, and runs the chosen page.
 
 Navigation is built on every run. Signed out, it lists only the sign-in and sign-up
 pages, so a page's URL opened directly shows the sign-in page and nothing else.
 """
+
+from dataclasses import dataclass
 
 import streamlit as st
 
 from kaimen_core.actors import Actor
 from pages import _ui as ui
 
-
-def signed_out_navigation():
-    return st.navigation(
-        [
-            st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in", default=True),
-            st.Page("pages/sign_up.py", title="Sign up", icon=":material/add_business:", url_path="sign-up"),
-        ],
-        position="hidden",
-    )
+VISITOR = "visitor"  # nobody signed in; the other roles are the signed-in user's
 
 
-def navigation_for(actor: Actor):
-    """The pages the actor's role may use, and no others."""
-    home = st.Page("pages/dashboard.py", title="Home", icon=":material/home:", url_path="home", default=True)
-    account = st.Page("pages/account.py", title="Account", icon=":material/person:", url_path="account")
-    audit_log = st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit-log")
-    if actor.is_operator:
-        businesses = st.Page("pages/businesses.py", title="Businesses", icon=":material/store:",
-                             url_path="businesses")
-        messaging_rules = st.Page("pages/messaging_rules.py", title="Messaging rules", icon=":material/rule:",
-                                  url_path="messaging-rules")
-        deletions = st.Page("pages/privacy_operations.py", title="Privacy deletions", icon=":material/delete_sweep:",
-                            url_path="privacy-deletions")
-        webhook_events = st.Page("pages/webhook_events.py", title="Webhook events", icon=":material/webhook:",
-                                 url_path="webhook-events")
-        return st.navigation({"Platform": [home, businesses, messaging_rules, deletions, webhook_events, audit_log],
-                              "You": [account]})
-    customers = st.Page("pages/customers.py", title="Customers", icon=":material/contacts:", url_path="customers")
-    inbox = st.Page("pages/inbox.py", title="Inbox", icon=":material/sms:", url_path="inbox")
-    calendar = st.Page("pages/calendar.py", title="Calendar", icon=":material/calendar_month:", url_path="calendar")
-    if actor.role == "owner":
-        team = st.Page("pages/team.py", title="Team", icon=":material/group:", url_path="team")
-        staff_page = st.Page("pages/staff.py", title="Staff", icon=":material/badge:", url_path="staff")
-        services_page = st.Page("pages/services.py", title="Services and hours", icon=":material/schedule:",
-                                url_path="services")
-        settings = st.Page("pages/settings.py", title="Settings", icon=":material/settings:", url_path="settings")
-        customer_import = st.Page("pages/customer_import.py", title="Import customers", icon=":material/upload_file:",
-                                  url_path="import-customers")
-        messaging_settings = st.Page("pages/messaging_settings.py", title="Messaging", icon=":material/tune:",
-                                     url_path="messaging-settings")
-        privacy_page = st.Page("pages/privacy.py", title="Privacy requests", icon=":material/shield_person:",
-                               url_path="privacy")
-        return st.navigation({"Business": [home, calendar, customers, inbox],
-                              "Manage": [team, staff_page, services_page, settings, messaging_settings,
-                                         customer_import, privacy_page, audit_log],
-                              "You": [account]}, expanded=True)
-    return st.navigation({"Business": [home, calendar, customers, inbox], "You": [account]})
+@dataclass(frozen=True, slots=True)
+class MenuEntry:
+    """One page of the app and the menu section each role finds it under.
+
+    A role missing from ``sections`` never sees the page, and cannot open it by its URL
+    either: the navigation is the list of pages Streamlit will run.
+    """
+
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    sections: dict[str, str]  # role -> section
+    default: bool = False  # the page a role lands on (one per role)
+
+
+SIGNED_OUT = {VISITOR: ""}
+BUSINESS = {"owner": "Business", "staff": "Business"}
+MANAGE = {"owner": "Manage"}
+PLATFORM = {"operator": "Platform"}
+YOU = {"owner": "You", "staff": "You", "operator": "You"}
+
+#: Every page, in menu order; each role's sections come in the order of their first page.
+MENU = [
+    MenuEntry("pages/sign_in.py", "Sign in", ":material/login:", "sign-in", SIGNED_OUT, default=True),
+    MenuEntry("pages/sign_up.py", "Sign up", ":material/add_business:", "sign-up", SIGNED_OUT),
+    MenuEntry("pages/dashboard.py", "Home", ":material/home:", "home", BUSINESS | PLATFORM, default=True),
+    MenuEntry("pages/calendar.py", "Calendar", ":material/calendar_month:", "calendar", BUSINESS),
+    MenuEntry("pages/customers.py", "Customers", ":material/contacts:", "customers", BUSINESS),
+    MenuEntry("pages/inbox.py", "Inbox", ":material/sms:", "inbox", BUSINESS),
+    MenuEntry("pages/team.py", "Team", ":material/group:", "team", MANAGE),
+    MenuEntry("pages/staff.py", "Staff", ":material/badge:", "staff", MANAGE),
+    MenuEntry("pages/services.py", "Services and hours", ":material/schedule:", "services", MANAGE),
+    MenuEntry("pages/settings.py", "Settings", ":material/settings:", "settings", MANAGE),
+    MenuEntry("pages/messaging_settings.py", "Messaging", ":material/tune:", "messaging-settings", MANAGE),
+    MenuEntry("pages/customer_import.py", "Import customers", ":material/upload_file:", "import-customers", MANAGE),
+    MenuEntry("pages/privacy.py", "Privacy requests", ":material/shield_person:", "privacy", MANAGE),
+    MenuEntry("pages/businesses.py", "Businesses", ":material/store:", "businesses", PLATFORM),
+    MenuEntry("pages/messaging_rules.py", "Messaging rules", ":material/rule:", "messaging-rules", PLATFORM),
+    MenuEntry("pages/privacy_operations.py", "Privacy deletions", ":material/delete_sweep:", "privacy-deletions",
+              PLATFORM),
+    MenuEntry("pages/webhook_events.py", "Webhook events", ":material/webhook:", "webhook-events", PLATFORM),
+    MenuEntry("pages/audit_log.py", "Audit log", ":material/history:", "audit-log", MANAGE | PLATFORM),
+    MenuEntry("pages/account.py", "Account", ":material/person:", "account", YOU),
+]
+
+
+def navigation_for(role: str):
+    """The pages ``role`` may use, and no others, grouped in their sections."""
+    sections: dict[str, list[st.Page]] = {}
+    for entry in MENU:
+        if role in entry.sections:
+            page = st.Page(entry.path, title=entry.title, icon=entry.icon, url_path=entry.url_path,
+                           default=entry.default)
+            sections.setdefault(entry.sections[role], []).append(page)
+    if role == VISITOR:  # no menu: the two pages link to each other
+        return st.navigation(sections[""], position="hidden")
+    # Expanded: an owner's thirteen pages would otherwise fold behind "View more".
+    return st.navigation(sections, expanded=True)
 
 
 def sidebar(actor: Actor) -> None:
@@ -74,8 +91,8 @@ with ui.entry():
     actor = ui.resolve_actor()
     ui.apply_cookie()
     if actor is None:
-        signed_out_navigation().run()
+        navigation_for(VISITOR).run()
     else:
-        navigation = navigation_for(actor)
+        navigation = navigation_for(actor.role)
         sidebar(actor)
         navigation.run()

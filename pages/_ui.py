@@ -1,4 +1,5 @@
-"""What every page shares: the signed-in actor, the sign-in cookie, errors, dates.
+"""What every page shares: the signed-in actor, the sign-in cookie, calling kaimen_core
+(:func:`act`), dates.
 
 Not a page: Home.py never lists it, and run on its own it sends the visitor to Home.py.
 The sign-in cookie holds an opaque, signed token; kaimen_core checks it against the
@@ -10,15 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from kaimen_core import auth
+from kaimen_core import auth, db
 from kaimen_core.actors import Actor, Origin
 from kaimen_core.exceptions import KaimenError, SessionInvalid
 from kaimen_core.models import utcnow
@@ -155,19 +156,41 @@ def take_notice() -> str | None:
     return st.session_state.pop(_STATE_NOTICE, None)
 
 
-def attempt(action: Callable[[], T], *, success: str | None = None) -> T | None:
-    """Run a kaimen_core action; show its error to the user instead of a stack trace."""
+def act(actor: Actor, call: Callable[..., T], *, done: str | Callable[[T], str] | None = None,
+        forget: Iterable[str] = (), session: bool = True) -> T | None:
+    """Run one kaimen_core call for ``actor``: show its error, or rerun with ``done``.
+
+    ``call`` gets a tenant session for the actor's business, committed when ``call``
+    returns and rolled back when it raises; with ``session=False`` it takes nothing (the
+    kaimen_core functions that open their own sessions, such as an erasure, or need none).
+    A :class:`KaimenError` is shown with ``st.error`` (its message only) and ``act``
+    returns None: nothing reruns, so the error stays on screen as the page goes on drawing.
+
+    On success with ``done`` (the message, or a function making it from the result), the
+    widgets named in ``forget`` are emptied and the page reruns, so it shows the change
+    just written and the message (see :func:`done_and_rerun`). Without ``done``, ``act``
+    returns the result for the page to show (a created id, a download, a list).
+
+    The page passes its ``actor`` (it also hands it to the kaimen_core function) because
+    an ``st.fragment`` reruns alone, without Home.py resolving the actor for that run.
+    """
     try:
-        result = action()
+        if session:
+            with db.tenant_session(actor) as tenant_session:
+                result = call(tenant_session)
+        else:
+            result = call()
     except KaimenError as exc:
         st.error(str(exc))
         return None
-    if success:
-        st.success(success)
-    return result
+    if done is None:
+        return result
+    for key in forget:
+        st.session_state.pop(key, None)
+    done_and_rerun(done(result) if callable(done) else done)
 
 
-def done_and_rerun(message: str) -> None:
+def done_and_rerun(message: str) -> NoReturn:
     """Rerun the page so it shows the change just written, confirming it with ``message``.
 
     ``st.rerun`` discards what this run drew, an ``st.success`` included, so the message

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kaimen_core import auth, db
+from kaimen_core import auth
 from kaimen_core.validators import MIN_PASSWORD_LENGTH
 from pages import _ui as ui
 
@@ -19,12 +19,8 @@ with st.form("change_password", clear_on_submit=True):
     change = st.form_submit_button("Change password", type="primary")
 
 if change:
-    def _change():
-        with db.tenant_session(actor) as session:
-            return auth.change_password(session, actor=actor, current_password=current, new_password=new,
-                                        confirm_password=confirm)
-
-    revoked = ui.attempt(_change)
+    revoked = ui.act(actor, lambda s: auth.change_password(s, actor=actor, current_password=current, new_password=new,
+                                                           confirm_password=confirm))
     if revoked is not None:
         others = f" {revoked} other session(s) were signed out." if revoked else ""
         st.success("Password changed." + others)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import audit, db
+from kaimen_core import audit
 from kaimen_core.models import utcnow
 from pages import _ui as ui
 
@@ -26,14 +26,9 @@ if actor.is_operator:
             st.stop()
         business_id = int(raw.strip())
 
-
-def _events():
-    with db.tenant_session(actor) as session:
-        return audit.list_events(session, actor=actor, business_id=business_id, action=action.strip() or None,
-                                 since=utcnow() - timedelta(days=days), limit=500)
-
-
-events = ui.attempt(_events)
+events = ui.act(actor, lambda s: audit.list_events(s, actor=actor, business_id=business_id,
+                                                   action=action.strip() or None,
+                                                   since=utcnow() - timedelta(days=days), limit=500))
 if events is None:
     st.stop()
 if not events:

@@ -55,12 +55,8 @@ with st.form("enforce"):
     reason = st.text_area("Reason (kept on record and shown to the owner for warnings)", key="enforce_reason")
     go = st.form_submit_button("Apply", type="primary")
 if go:
-    def _apply():
-        with db.tenant_session(actor) as session:
-            return tenancy.enforce(session, actor=actor, business_id=business.id, action=action, reason=reason)
-
-    if ui.attempt(_apply):
-        ui.done_and_rerun(f"{labels[action]}: done for {ui.plain(business.name)}.")
+    ui.act(actor, lambda s: tenancy.enforce(s, actor=actor, business_id=business.id, action=action, reason=reason),
+           done=f"{labels[action]}: done for {ui.plain(business.name)}.")
 
 with st.expander("Enforcement history"):
     with db.tenant_session(actor) as session:
@@ -89,11 +85,7 @@ if closing:
     target = st.selectbox("Business to close", closing, format_func=lambda r: f"{r.name} ({r.slug})",
                           key="close_business")
     if st.button("Prepare its export", key="close_export"):
-        def _export():
-            with db.tenant_session(actor) as session:
-                return privacy.business_export(session, actor=actor, business_id=target.id)
-
-        export = ui.attempt(_export)
+        export = ui.act(actor, lambda s: privacy.business_export(s, actor=actor, business_id=target.id))
         if export:
             st.download_button("Download the export (ZIP)", data=export[1], file_name=export[0],
                                mime="application/zip", key="close_download")
@@ -103,7 +95,6 @@ if closing:
             if typed.strip() != target.slug:
                 st.error("Type the slug exactly to confirm.")
             else:
-                certificate = ui.attempt(lambda: privacy.close_business(actor=actor, business_id=target.id))
-                if certificate:
-                    ui.done_and_rerun(f"Closed {target.slug}: {certificate['rows_removed']} rows and "
-                                      f"{certificate['provider_messages']} provider records erased, verified.")
+                ui.act(actor, lambda: privacy.close_business(actor=actor, business_id=target.id), session=False,
+                       done=lambda erased: f"Closed {target.slug}: {erased['rows_removed']} rows and "
+                                           f"{erased['provider_messages']} provider records erased, verified.")

@@ -37,11 +37,8 @@ def when(moment: datetime, fmt: str = "%a %d %b %H:%M") -> str:
 
 
 def free_slots(service_id: int, staff_id: int | None, day) -> list[bookings.Slot] | None:
-    def find():
-        with db.tenant_session(actor) as session:
-            return bookings.free_slots(session, actor=actor, service_id=service_id, staff_id=staff_id,
-                                       start_date=day, end_date=day)
-    return ui.attempt(find)
+    return ui.act(actor, lambda s: bookings.free_slots(s, actor=actor, service_id=service_id, staff_id=staff_id,
+                                                       start_date=day, end_date=day))
 
 
 def slot_label(slot: bookings.Slot) -> str:
@@ -76,16 +73,6 @@ def slot_select(label: str, slots: list[bookings.Slot], key: str, staff_ids: set
     return datetime.fromisoformat(start_text), int(staff_text)
 
 
-def act(action, booking_id: int, done: str, *, forget: str | None = None, **extra) -> None:
-    def run():
-        with db.tenant_session(actor) as session:
-            return action(session, actor=actor, booking_id=booking_id, **extra)
-    if ui.attempt(run):
-        if forget:
-            del st.session_state[forget]
-        ui.done_and_rerun(done)
-
-
 def booking_panel(booking: bookings.BookingView, key: str) -> None:
     """One booking: what it is, and what can be done with it."""
     with st.container(border=True):
@@ -101,11 +88,14 @@ def booking_panel(booking: bookings.BookingView, key: str) -> None:
         started = booking.start_at <= datetime.now(zone)
         cols = st.columns(3)
         if cols[0].button("Cancel booking", key=f"{key}_cancel"):
-            act(bookings.cancel_booking, booking.id, "Booking cancelled; the time is free again.")
+            ui.act(actor, lambda s: bookings.cancel_booking(s, actor=actor, booking_id=booking.id),
+                   done="Booking cancelled; the time is free again.")
         if cols[1].button("Completed", key=f"{key}_complete", disabled=not started):
-            act(bookings.complete_booking, booking.id, "Marked completed.")
+            ui.act(actor, lambda s: bookings.complete_booking(s, actor=actor, booking_id=booking.id),
+                   done="Marked completed.")
         if cols[2].button("No-show", key=f"{key}_no_show", disabled=not started):
-            act(bookings.mark_no_show, booking.id, "Marked as a no-show.")
+            ui.act(actor, lambda s: bookings.mark_no_show(s, actor=actor, booking_id=booking.id),
+                   done="Marked as a no-show.")
         if booking.service_id is None:
             return
         st.markdown("**Reschedule**")
@@ -122,9 +112,10 @@ def booking_panel(booking: bookings.BookingView, key: str) -> None:
         with st.form(f"{key}_move_form"):
             start, staff_id = slot_select("New time", slots, move_key, set(staff_names))
             if st.form_submit_button("Move booking"):
-                act(bookings.reschedule_booking, booking.id,
-                    f"Moved to {when(start)} with {ui.plain(staff_names.get(staff_id, ''))}.",
-                    forget=move_key, start_at=start, staff_id=staff_id)
+                ui.act(actor, lambda s: bookings.reschedule_booking(s, actor=actor, booking_id=booking.id,
+                                                                    start_at=start, staff_id=staff_id),
+                       done=f"Moved to {when(start)} with {ui.plain(staff_names.get(staff_id, ''))}.",
+                       forget=[move_key])
 
 
 def pick_booking(found: list[bookings.BookingView], key: str) -> None:
@@ -170,14 +161,9 @@ with list_tab:
     status = d.selectbox("Status", [None, "booked", "completed", "no_show", "cancelled"],
                          format_func=lambda s: "Any" if s is None else s.replace("_", "-"), key="list_status")
 
-    def _listed():
-        with db.tenant_session(actor) as session:
-            return bookings.list_bookings(
-                session, actor=actor, staff_id=who, status=status,
-                start_at=datetime.combine(first, time(0), tzinfo=zone),
-                end_at=datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone))
-
-    listed = ui.attempt(_listed) or []
+    listed = ui.act(actor, lambda s: bookings.list_bookings(
+        s, actor=actor, staff_id=who, status=status, start_at=datetime.combine(first, time(0), tzinfo=zone),
+        end_at=datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone))) or []
     if listed:
         st.dataframe(pd.DataFrame({
             "When": [when(x.start_at) for x in listed],
@@ -219,13 +205,9 @@ with book_tab:
             notes = st.text_input("Notes", key="book_notes", max_chars=1000)
             submitted = st.button("Book", type="primary", key="book_button")
         if submitted:
-            def _book():
-                with db.tenant_session(actor) as session:
-                    return bookings.create_booking(session, actor=actor, staff_id=staff_id,
-                                                   service_id=service.id, start_at=start,
-                                                   customer_id=customer[0] if customer else None, notes=notes)
-
-            made = ui.attempt(_book)
+            made = ui.act(actor, lambda s: bookings.create_booking(
+                s, actor=actor, staff_id=staff_id, service_id=service.id, start_at=start,
+                customer_id=customer[0] if customer else None, notes=notes))
             if made:
                 del st.session_state[slot_key]  # the next run offers the first free time, not the one taken
                 # Kept (not a one-run notice) so it survives the extra reruns the changed widgets cause.

@@ -6,7 +6,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import customers, db
+from kaimen_core import customers
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -28,7 +28,7 @@ if upload is None:
     st.stop()
 
 data = upload.getvalue()
-csv_file = ui.attempt(lambda: customers.read_csv(data))
+csv_file = ui.act(actor, lambda: customers.read_csv(data), session=False)
 if csv_file is None:
     st.stop()
 
@@ -54,12 +54,8 @@ policy = st.radio("A phone number (or, without one, an email) that is already a 
 
 fingerprint = hashlib.sha256(data + repr(sorted(mapping.items())).encode() + policy.encode()).hexdigest()
 if st.button("Check the file", type="primary", key="import_check"):
-    def _check():
-        with db.tenant_session(actor) as session:
-            return customers.import_customers(session, actor=actor, data=data, mapping=mapping,
-                                              on_duplicate=policy, dry_run=True)
-
-    checked = ui.attempt(_check)
+    checked = ui.act(actor, lambda s: customers.import_customers(s, actor=actor, data=data, mapping=mapping,
+                                                                 on_duplicate=policy, dry_run=True))
     st.session_state[_REPORT] = (fingerprint, checked) if checked else None
 
 saved = st.session_state.get(_REPORT)
@@ -90,14 +86,8 @@ if cancel.button("Import nothing", key="import_cancel"):
 if go.button("Import the valid rows", type="primary", key="import_go",
              disabled=not (report.created or report.updated)):
     bar = st.progress(0.0, text="Importing…")
-
-    def _import():
-        with db.tenant_session(actor) as session:
-            return customers.import_customers(session, actor=actor, data=data, mapping=mapping, on_duplicate=policy,
-                                              progress=lambda done: bar.progress(done, text="Importing…"))
-
-    done = ui.attempt(_import)
-    if done:
-        st.session_state.pop(_REPORT, None)
-        ui.done_and_rerun(f"Imported: created {done.created:,}, updated {done.updated:,}, unchanged "
-                          f"{done.unchanged:,}, skipped {done.skipped:,}, refused {done.refused:,}.")
+    ui.act(actor, lambda s: customers.import_customers(s, actor=actor, data=data, mapping=mapping, on_duplicate=policy,
+                                                       progress=lambda done: bar.progress(done, text="Importing…")),
+           forget=[_REPORT],
+           done=lambda result: f"Imported: created {result.created:,}, updated {result.updated:,}, unchanged "
+                               f"{result.unchanged:,}, skipped {result.skipped:,}, refused {result.refused:,}.")

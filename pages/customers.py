@@ -39,11 +39,7 @@ with st.expander("Add a customer"):
         new = _profile_inputs("new")
         add = st.form_submit_button("Add customer", type="primary")
     if add:
-        def _add():
-            with db.tenant_session(actor) as session:
-                return customers.create_customer(session, actor=actor, **new)
-
-        created = ui.attempt(_add)
+        created = ui.act(actor, lambda s: customers.create_customer(s, actor=actor, **new))
         if created:
             st.session_state["customer_pick_id"] = created.id
             ui.done_and_rerun(f"Added {ui.plain(created.name)}.")
@@ -56,9 +52,7 @@ with st.form("customer_search_form"):
         st.session_state[_PAGE] = 0
 
 page_number = st.session_state.get(_PAGE, 0)
-with db.tenant_session(actor) as session:
-    found = ui.attempt(lambda: customers.search_customers(session, actor=actor, query=query, sort=sort,
-                                                          page=page_number))
+found = ui.act(actor, lambda s: customers.search_customers(s, actor=actor, query=query, sort=sort, page=page_number))
 if found is None:
     st.stop()
 
@@ -116,8 +110,7 @@ if found.customers:
     pick = st.selectbox("Open a customer", ids, index=ids.index(wanted) if wanted in ids else 0, key="customer_pick",
                         format_func=lambda i: next(f"{c.name} · {c.phone_e164 or c.email or ''}"
                                                    for c in found.customers if c.id == i))
-    with db.tenant_session(actor) as session:
-        history = ui.attempt(lambda: customers.customer_history(session, actor=actor, customer_id=pick))
+    history = ui.act(actor, lambda s: customers.customer_history(s, actor=actor, customer_id=pick))
     if history:
         c = history.customer
         st.subheader(ui.plain(c.name), anchor=False)
@@ -142,14 +135,9 @@ if found.customers:
             with st.form(f"edit_customer_{c.id}"):
                 changes = _profile_inputs(f"edit{c.id}", c)
                 save = st.form_submit_button("Save changes", type="primary")
-            if save:
-                def _save():
-                    with db.tenant_session(actor) as session:
-                        return customers.update_customer(session, actor=actor, customer_id=c.id, **changes)
-
-                if ui.attempt(_save):
-                    st.session_state["customer_pick_id"] = c.id
-                    ui.done_and_rerun("Saved.")
+            if save and ui.act(actor, lambda s: customers.update_customer(s, actor=actor, customer_id=c.id, **changes)):
+                st.session_state["customer_pick_id"] = c.id
+                ui.done_and_rerun("Saved.")
 
         with st.expander("Record consent"):
             with st.form(f"consent_{c.id}", clear_on_submit=True):
@@ -159,15 +147,11 @@ if found.customers:
                                       format_func=lambda m: m.replace("_", " "), key="consent_method")
                 wording = st.text_area("Wording shown to the customer", key="consent_wording")
                 record = st.form_submit_button("Record")
-            if record:
-                def _record():
-                    with db.tenant_session(actor) as session:
-                        return customers.record_consent(session, actor=actor, customer_id=c.id, kind=kind,
-                                                        granted=granted == "granted", method=method, wording=wording)
-
-                if ui.attempt(_record):
-                    st.session_state["customer_pick_id"] = c.id
-                    ui.done_and_rerun("Consent recorded.")
+            if record and ui.act(actor, lambda s: customers.record_consent(
+                    s, actor=actor, customer_id=c.id, kind=kind, granted=granted == "granted", method=method,
+                    wording=wording)):
+                st.session_state["customer_pick_id"] = c.id
+                ui.done_and_rerun("Consent recorded.")
 
         st.markdown("**Consent history**")
         if history.consent:

@@ -29,12 +29,8 @@ if messaging.simulation_available():
             text = right.text_input("Text", key="simulate_body", placeholder="Hi! Can I book Friday?")
             simulate = st.form_submit_button("Receive text")
         if simulate:
-            def _simulate():
-                with db.tenant_session(actor) as session:
-                    return messaging.simulate_incoming(session, actor=actor, phone=phone, body=text)
-
-            if ui.attempt(_simulate):
-                ui.done_and_rerun("A text arrived.")
+            ui.act(actor, lambda s: messaging.simulate_incoming(s, actor=actor, phone=phone, body=text),
+                   done="A text arrived.")
 
 list_column, thread_column = st.columns([1, 2], gap="large")
 
@@ -45,9 +41,8 @@ with list_column:
 
 @st.fragment(run_every="5s")
 def conversation_list() -> None:
-    with db.tenant_session(actor) as session:
-        rows = ui.attempt(lambda: messaging.list_conversations(
-            session, actor=actor, show=FILTER_LABELS.get(shown or "All"), search=search))
+    rows = ui.act(actor, lambda s: messaging.list_conversations(s, actor=actor, show=FILTER_LABELS.get(shown or "All"),
+                                                                search=search))
     if not rows:
         st.info("No conversations yet." if not search and (shown or "All") == "All" else "Nothing matches.")
         return
@@ -78,8 +73,7 @@ def use_template() -> None:
 
 @st.fragment(run_every="5s")
 def thread_view(customer_id: int) -> None:
-    with db.tenant_session(actor) as session:
-        thread = ui.attempt(lambda: messaging.get_thread(session, actor=actor, customer_id=customer_id))
+    thread = ui.act(actor, lambda s: messaging.get_thread(s, actor=actor, customer_id=customer_id))
     if thread is None:
         return
     st.session_state["inbox_customer_name"] = thread.name
@@ -110,25 +104,15 @@ with thread_column:
         st.info("Choose a conversation.")
     else:
         thread_view(selected)
-        with db.tenant_session(actor) as session:
-            thread = ui.attempt(lambda: messaging.get_thread(session, actor=actor, customer_id=selected))
+        thread = ui.act(actor, lambda s: messaging.get_thread(s, actor=actor, customer_id=selected))
         if thread is not None:
             actions = st.columns(2)
             if actions[0].button("Mark as read", key="mark_read", icon=":material/mark_email_read:"):
-                def _read():
-                    with db.tenant_session(actor) as session:
-                        return messaging.mark_read(session, actor=actor, customer_id=selected)
-
-                if ui.attempt(_read) is not None:
-                    ui.done_and_rerun("Marked as read.")
+                ui.act(actor, lambda s: messaging.mark_read(s, actor=actor, customer_id=selected),
+                       done="Marked as read.")
             if thread.needs_person and actions[1].button("Resume automated texts", key="resolve_flag"):
-                def _resolve():
-                    with db.tenant_session(actor) as session:
-                        messaging.resolve_flag(session, actor=actor, customer_id=selected)
-                        return True
-
-                if ui.attempt(_resolve):
-                    ui.done_and_rerun("Automated texts resumed for this customer.")
+                ui.act(actor, lambda s: messaging.resolve_flag(s, actor=actor, customer_id=selected),
+                       done="Automated texts resumed for this customer.")
             if not thread.can_text:
                 st.error(f"You cannot text this customer: {thread.cannot_text_reason}.")
             if st.session_state.pop("compose_clear", False):  # before the widgets exist, so allowed
@@ -142,11 +126,7 @@ with thread_column:
             st.caption(f"{len(body or '')} characters · {count.encoding} · {count.segments} segment"
                        f"{'' if count.segments == 1 else 's'} ({count.per_segment} characters each)")
             if st.button("Send", key="compose_send", type="primary", disabled=not thread.can_text):
-                def _send():
-                    with db.tenant_session(actor) as session:
-                        return messaging.send_text(session, actor=actor, customer_id=selected, body=body)
-
-                sent = ui.attempt(_send)
+                sent = ui.act(actor, lambda s: messaging.send_text(s, actor=actor, customer_id=selected, body=body))
                 if sent is not None:
                     st.session_state["compose_clear"] = True
                     if sent.status == "refused":

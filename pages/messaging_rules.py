@@ -23,13 +23,9 @@ if businesses:
         cap = right.number_input("Texts in 24 hours", min_value=1, max_value=1_000_000, value=500, key="limits_cap")
         set_limits = st.form_submit_button("Set limits")
     if set_limits:
-        def _set():
-            with db.tenant_session(actor) as session:
-                return messaging.set_limits(session, actor=actor, business_id=chosen.id, rate_per_minute=int(rate),
-                                            daily_cap=int(cap))
-
-        if ui.attempt(_set):
-            ui.done_and_rerun(f"Limits set for {ui.plain(chosen.name)}.")
+        ui.act(actor, lambda s: messaging.set_limits(s, actor=actor, business_id=chosen.id, rate_per_minute=int(rate),
+                                                     daily_cap=int(cap)),
+               done=f"Limits set for {ui.plain(chosen.name)}.")
 
 st.subheader("Screened terms")
 st.caption("Built in: cannabis, gambling, high-risk lending, firearms and phishing wording. Add more below; "
@@ -42,10 +38,4 @@ with st.form("add_term", clear_on_submit=True):
     reason = right.text_input("Reason shown to senders", key="term_reason")
     add = st.form_submit_button("Add term")
 if add:
-    def _add():
-        with db.tenant_session(actor) as session:
-            messaging.add_screening_term(session, actor=actor, term=term, reason=reason)
-            return True
-
-    if ui.attempt(_add):
-        ui.done_and_rerun("Term added.")
+    ui.act(actor, lambda s: messaging.add_screening_term(s, actor=actor, term=term, reason=reason), done="Term added.")

@@ -28,13 +28,9 @@ with st.form("messaging_settings"):
               for name, text in current.templates.items()}
     save = st.form_submit_button("Save", type="primary")
 if save:
-    def _save():
-        with db.tenant_session(actor) as session:
-            return messaging.update_messaging_settings(session, actor=actor, reminder_24h=remind_24h,
-                                                       reminder_2h=remind_2h, templates=edited)
-
-    if ui.attempt(_save):
-        ui.done_and_rerun("Messaging settings saved.")
+    ui.act(actor, lambda s: messaging.update_messaging_settings(s, actor=actor, reminder_24h=remind_24h,
+                                                                reminder_2h=remind_2h, templates=edited),
+           done="Messaging settings saved.")
 
 st.subheader("Your own Twilio account")
 with db.tenant_session(actor) as session:
@@ -56,19 +52,9 @@ with st.form("twilio_account"):
                           help="Stored encrypted and never shown again.")
     connect = st.form_submit_button("Save Twilio account")
 if connect:
-    def _connect():
-        with db.tenant_session(actor) as session:
-            return messaging.set_twilio_account(session, actor=actor, account_sid=sid, auth_token=token)
-
-    saved = ui.attempt(_connect)
-    ui.forget("twilio_auth_token")
-    if saved:
-        ui.done_and_rerun("Twilio account saved.")
+    ui.forget("twilio_auth_token")  # the token never outlives this run, saved or refused
+    ui.act(actor, lambda s: messaging.set_twilio_account(s, actor=actor, account_sid=sid, auth_token=token),
+           done="Twilio account saved.")
 if account.connected and st.button("Disconnect Twilio account", key="twilio_account_remove"):
-    def _remove():
-        with db.tenant_session(actor) as session:
-            return messaging.remove_twilio_account(session, actor=actor)
-
-    if ui.attempt(_remove):
-        ui.forget("twilio_account_sid")
-        ui.done_and_rerun("Twilio account disconnected: texts go through Kaimen's account again.")
+    ui.act(actor, lambda s: messaging.remove_twilio_account(s, actor=actor), forget=["twilio_account_sid"],
+           done="Twilio account disconnected: texts go through Kaimen's account again.")

@@ -35,17 +35,11 @@ with st.expander("Record a new request", expanded=not requests):
     if submitted:
         now_local = datetime.now(ZoneInfo(zone))
         moment = now_local if received == now_local.date() else datetime.combine(received, time(12), ZoneInfo(zone))
-
-        def _record():
-            with db.tenant_session(actor) as session:
-                return privacy.record_request(session, actor=actor, kind=kind, regime=regime, channel=channel,
-                                              requester_name=requester, requester_contact=contact, phone=phone,
-                                              email=email, received_at=moment)
-
-        view = ui.attempt(_record)
-        if view:
-            ui.forget("pr_requester", "pr_contact", "pr_phone", "pr_email")
-            ui.done_and_rerun(f"Recorded request {view.id}; due {ui.local_time(view.due_at, zone, '%Y-%m-%d')}.")
+        ui.act(actor, lambda s: privacy.record_request(s, actor=actor, kind=kind, regime=regime, channel=channel,
+                                                       requester_name=requester, requester_contact=contact,
+                                                       phone=phone, email=email, received_at=moment),
+               forget=["pr_requester", "pr_contact", "pr_phone", "pr_email"],
+               done=lambda view: f"Recorded request {view.id}; due {ui.local_time(view.due_at, zone, '%Y-%m-%d')}.")
 
 with st.expander("How long records are kept"):
     with db.tenant_session(actor) as session:
@@ -62,13 +56,9 @@ with st.expander("How long records are kept"):
         records = right.number_input("Closed privacy requests (months)", low, high, periods.requests_months,
                                      key="ret_req")
         if st.form_submit_button("Save retention periods"):
-            def _save():
-                with db.tenant_session(actor) as session:
-                    return retention.set_periods(session, actor=actor, periods=retention.RetentionPeriods(
-                        int(messages), int(webhooks), int(audits), int(records)))
-
-            if ui.attempt(_save):
-                ui.done_and_rerun("Retention periods saved; the daily purge applies them.")
+            periods = retention.RetentionPeriods(int(messages), int(webhooks), int(audits), int(records))
+            ui.act(actor, lambda s: retention.set_periods(s, actor=actor, periods=periods),
+                   done="Retention periods saved; the daily purge applies them.")
 
 if not requests:
     st.info("No privacy requests yet.")
@@ -106,15 +96,6 @@ chosen = st.selectbox("Work on request", requests, key="pr_chosen",
 view = next(v for v in requests if v.id == chosen.id)
 
 
-def _run(fn, message: str, **kwargs) -> None:
-    def _action():
-        with db.tenant_session(actor) as session:
-            return fn(session, actor=actor, request_id=view.id, **kwargs)
-
-    if ui.attempt(_action) is not None:
-        ui.done_and_rerun(message)
-
-
 st.subheader(f"Request #{view.id}: {view.kind}")
 facts = {
     "Requester": view.requester_name or "(erased)", "Law": view.regime.upper(), "How they asked": view.channel,
@@ -137,20 +118,18 @@ if open_:
     with st.form("pr_verify"):
         method = st.text_input("How was their identity checked?", key="pr_method")
         if st.form_submit_button("Record identity check"):
-            _run(privacy.verify_identity, "Identity check recorded.", method=method)
+            ui.act(actor, lambda s: privacy.verify_identity(s, actor=actor, request_id=view.id, method=method),
+                   done="Identity check recorded.")
     cols = st.columns(2)
     if view.acknowledge_by and not view.acknowledged_at and cols[0].button("Receipt acknowledged", key="pr_ack"):
-        _run(privacy.acknowledge, "Acknowledgement recorded.")
+        ui.act(actor, lambda s: privacy.acknowledge(s, actor=actor, request_id=view.id),
+               done="Acknowledgement recorded.")
     if view.status == "verified" and cols[1].button("Start work", key="pr_start"):
-        _run(privacy.start, "Marked in progress.")
+        ui.act(actor, lambda s: privacy.start(s, actor=actor, request_id=view.id), done="Marked in progress.")
 
 if open_ and view.kind == "access":
     if st.button("Prepare the access export", key="pr_prepare"):
-        def _export():
-            with db.tenant_session(actor) as session:
-                return privacy.access_export(session, actor=actor, request_id=view.id)
-
-        export = ui.attempt(_export)
+        export = ui.act(actor, lambda s: privacy.access_export(s, actor=actor, request_id=view.id))
         if export:
             st.download_button("Download ZIP", data=export[1], file_name=export[0], mime="application/zip",
                                key="pr_download")
@@ -158,22 +137,23 @@ elif open_ and view.kind == "correction":
     st.caption("Correct the details on the customer's page, then record which fields you changed.")
     fields = st.multiselect("Fields corrected", list(customers.CustomerCreate.inputs()), key="pr_fields")
     if st.button("Record correction", key="pr_correct"):
-        _run(privacy.record_correction, "Correction recorded.", fields=fields)
+        ui.act(actor, lambda s: privacy.record_correction(s, actor=actor, request_id=view.id, fields=fields),
+               done="Correction recorded.")
 elif view.kind == "restriction" and view.status != "refused":
     if open_ and st.button("Restrict the customer (no texts, no AI, no exports or marketing)", key="pr_restrict"):
-        _run(privacy.restrict, "Customer restricted.")
+        ui.act(actor, lambda s: privacy.restrict(s, actor=actor, request_id=view.id), done="Customer restricted.")
     with st.form("pr_lift"):
         notice = st.text_area("Notice given to the person before lifting", key="pr_lift_notice")
         if st.form_submit_button("Lift the restriction"):
-            _run(privacy.lift_restriction, "Restriction lifted.", notice=notice)
+            ui.act(actor, lambda s: privacy.lift_restriction(s, actor=actor, request_id=view.id, notice=notice),
+                   done="Restriction lifted.")
 elif open_ and view.kind == "deletion":
     st.warning("Erasure deletes the customer, their messages and consent history, detaches them from bookings, "
                "deletes their message records at the SMS provider, then scans every table to prove nothing is left.")
     sure = st.checkbox("I understand this cannot be undone.", key="pr_sure")
     if st.button("Run erasure", type="primary", key="pr_erase", disabled=not sure):
-        result = ui.attempt(lambda: privacy.run_erasure(actor=actor, request_id=view.id))
-        if result:
-            ui.done_and_rerun(f"Erasure complete for request #{view.id}; certificate issued.")
+        ui.act(actor, lambda: privacy.run_erasure(actor=actor, request_id=view.id), session=False,
+               done=f"Erasure complete for request #{view.id}; certificate issued.")
 
 if view.certificate:
     st.subheader("Completion certificate")
@@ -183,13 +163,16 @@ if open_ and view.kind != "deletion":
     with st.form("pr_complete"):
         response = st.text_area("How was it answered?", key="pr_response")
         if st.form_submit_button("Mark completed"):
-            _run(privacy.complete, "Request completed.", response=response)
+            ui.act(actor, lambda s: privacy.complete(s, actor=actor, request_id=view.id, response=response),
+                   done="Request completed.")
 if open_:
     with st.form("pr_extend"):
         notice = st.text_area("Extension notice sent to the person", key="pr_notice")
         if st.form_submit_button("Extend the due date"):
-            _run(privacy.extend, "Due date extended.", notice=notice)
+            ui.act(actor, lambda s: privacy.extend(s, actor=actor, request_id=view.id, notice=notice),
+                   done="Due date extended.")
     with st.form("pr_refuse"):
         reason = st.text_area("Legal reason for refusing", key="pr_reason")
         if st.form_submit_button("Refuse the request"):
-            _run(privacy.refuse, "Request refused.", legal_reason=reason)
+            ui.act(actor, lambda s: privacy.refuse(s, actor=actor, request_id=view.id, legal_reason=reason),
+                   done="Request refused.")

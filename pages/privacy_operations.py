@@ -24,18 +24,14 @@ with st.expander("Record a request on a business's instruction"):
         phone = right.text_input("Customer's phone", key="op_phone")
         email = left.text_input("or customer's email", key="op_email")
         if st.form_submit_button("Record request"):
-            def _record():
-                with db.tenant_session(actor) as session:
-                    business = tenancy.business_by_slug(session, actor=actor, slug=slug)
-                    return privacy.record_request(session, actor=actor, business_id=business.id, kind=kind,
-                                                  regime=regime, channel=channel, requester_name=requester,
-                                                  phone=phone, email=email)
+            def _record(session):
+                business = tenancy.business_by_slug(session, actor=actor, slug=slug)
+                return privacy.record_request(session, actor=actor, business_id=business.id, kind=kind, regime=regime,
+                                              channel=channel, requester_name=requester, phone=phone, email=email)
 
-            view = ui.attempt(_record)
-            if view:
-                ui.forget("op_slug", "op_requester", "op_phone", "op_email")
-                ui.done_and_rerun(f"Recorded request {view.id} for business {view.business_id}; the business "
-                                  "verifies the person's identity before erasure.")
+            ui.act(actor, _record, forget=["op_slug", "op_requester", "op_phone", "op_email"],
+                   done=lambda view: f"Recorded request {view.id} for business {view.business_id}; the business "
+                                     "verifies the person's identity before erasure.")
 
 with db.tenant_session(actor) as session:
     pending = list(privacy.list_requests(session, actor=actor, kind="deletion", open_only=True))

@@ -54,11 +54,8 @@ def service_form(key: str, current: bookings.ServiceView | None) -> dict | None:
 with st.expander("Add a service", expanded=not services):
     values = service_form("new_service", None)
     if values:
-        def _create():
-            with db.tenant_session(actor) as session:
-                return bookings.create_service(session, actor=actor, **values)
-        if ui.attempt(_create):
-            ui.done_and_rerun(f"Added {ui.plain(values['name'].strip())}. Choose who performs it on the Staff page.")
+        ui.act(actor, lambda s: bookings.create_service(s, actor=actor, **values),
+               done=f"Added {ui.plain(values['name'].strip())}. Choose who performs it on the Staff page.")
 
 if services:
     with st.expander("Change a service"):
@@ -67,12 +64,8 @@ if services:
                                     key="edit_service_choice")]
         values = service_form(f"edit_service_{chosen.id}", chosen)
         if values:
-            def _update():
-                with db.tenant_session(actor) as session:
-                    bookings.update_service(session, actor=actor, service_id=chosen.id, **values)
-                return True
-            if ui.attempt(_update):
-                ui.done_and_rerun(f"Saved {ui.plain(values['name'].strip())}.")
+            ui.act(actor, lambda s: bookings.update_service(s, actor=actor, service_id=chosen.id, **values),
+                   done=f"Saved {ui.plain(values['name'].strip())}.")
 
 st.subheader("Opening hours")
 st.caption(f"Wall-clock times in {zone} (change the zone in Settings). A closed day has no bookings.")
@@ -91,9 +84,4 @@ with st.form("business_hours"):
             spans.append(bookings.Span.of(weekday, opens, closes))
     save_hours = st.form_submit_button("Save opening hours", type="primary")
 if save_hours:
-    def _save_hours():
-        with db.tenant_session(actor) as session:
-            bookings.set_business_hours(session, actor=actor, spans=spans)
-        return True
-    if ui.attempt(_save_hours):
-        ui.done_and_rerun("Opening hours saved.")
+    ui.act(actor, lambda s: bookings.set_business_hours(s, actor=actor, spans=spans), done="Opening hours saved.")

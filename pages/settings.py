@@ -29,14 +29,8 @@ st.caption(f"Kaimen address: `{business.slug}` · messaging number: {business.me
            f"messaging {'enabled' if business.messaging_enabled else 'disabled by Kaimen'}")
 
 if save:
-    def _save():
-        with db.tenant_session(actor) as session:
-            return tenancy.update_business(
-                session, actor=actor, changes=BusinessUpdate(name=name, region=region, time_zone=zone, phone=phone)
-            )
-
-    if ui.attempt(_save):
-        ui.done_and_rerun("Saved.")
+    ui.act(actor, lambda s: tenancy.update_business(
+        s, actor=actor, changes=BusinessUpdate(name=name, region=region, time_zone=zone, phone=phone)), done="Saved.")
 
 st.subheader("Close this business")
 if business.closure_requested_at:
@@ -44,20 +38,10 @@ if business.closure_requested_at:
     st.warning(f"You asked Kaimen to close this business on {asked}. A Kaimen operator will erase all of its "
                "data, including texts held by the SMS provider.")
     if st.button("Withdraw the request", key="closure_cancel"):
-        def _cancel():
-            with db.tenant_session(actor) as session:
-                privacy.cancel_closure(session, actor=actor)
-            return True
-
-        if ui.attempt(_cancel):
-            ui.done_and_rerun("Closure request withdrawn.")
+        ui.act(actor, lambda s: privacy.cancel_closure(s, actor=actor), done="Closure request withdrawn.")
 st.caption("Download everything first: closing erases the customers, bookings, texts, staff and history for good.")
 if st.button("Prepare a full export", key="closure_export"):
-    def _export():
-        with db.tenant_session(actor) as session:
-            return privacy.business_export(session, actor=actor)
-
-    export = ui.attempt(_export)
+    export = ui.act(actor, lambda s: privacy.business_export(s, actor=actor))
     if export:
         st.download_button("Download the export (ZIP)", data=export[1], file_name=export[0], mime="application/zip",
                            key="closure_download")
@@ -65,9 +49,5 @@ if not business.closure_requested_at:
     with st.form("closure_request"):
         confirm = st.text_input("Type the business's name to ask Kaimen to close it", key="closure_confirm")
         if st.form_submit_button("Ask Kaimen to close this business"):
-            def _request():
-                with db.tenant_session(actor) as session:
-                    return privacy.request_closure(session, actor=actor, confirm_name=confirm)
-
-            if ui.attempt(_request):
-                ui.done_and_rerun("Closure requested. A Kaimen operator will carry it out.")
+            ui.act(actor, lambda s: privacy.request_closure(s, actor=actor, confirm_name=confirm),
+                   done="Closure requested. A Kaimen operator will carry it out.")

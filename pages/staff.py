@@ -22,15 +22,6 @@ service_names = {s.id: s.name for s in services}
 zone = ZoneInfo(zone_name)
 
 
-def run(action, done: str) -> None:
-    def call():
-        with db.tenant_session(actor) as session:
-            action(session)
-        return True
-    if ui.attempt(call):
-        ui.done_and_rerun(done)
-
-
 if staff:
     for row in range(0, len(staff), 4):
         for col, member in zip(st.columns(4), staff[row:row + 4], strict=False):
@@ -50,8 +41,8 @@ with st.expander("Add a staff member", expanded=not staff):
                                 key="new_staff_services")
         add = st.form_submit_button("Add staff member", type="primary")
     if add:
-        run(lambda s: bookings.create_staff(s, actor=actor, name=name, bio=bio, service_ids=chosen),
-            f"Added {ui.plain(name.strip())}. They work the opening hours until you give them their own.")
+        ui.act(actor, lambda s: bookings.create_staff(s, actor=actor, name=name, bio=bio, service_ids=chosen),
+               done=f"Added {ui.plain(name.strip())}. They work the opening hours until you give them their own.")
 
 if not staff:
     st.stop()
@@ -72,9 +63,9 @@ with details:
         active = st.checkbox("Taking bookings", value=member.active, key=f"staff_active_{member.id}")
         save = st.form_submit_button("Save", type="primary")
     if save:
-        run(lambda s: bookings.update_staff(s, actor=actor, staff_id=member.id, name=name, bio=bio, active=active,
-                                            service_ids=chosen),
-            f"Saved {ui.plain(name.strip())}.")
+        ui.act(actor, lambda s: bookings.update_staff(s, actor=actor, staff_id=member.id, name=name, bio=bio,
+                                                      active=active, service_ids=chosen),
+               done=f"Saved {ui.plain(name.strip())}.")
 
 with photo_tab:
     current = photos.get(member.id)
@@ -82,15 +73,15 @@ with photo_tab:
         st.image(current, caption="Current photo", width=200)
     st.caption("A JPEG, PNG or WebP photo under 5 MB. It is re-encoded without its metadata (such as location).")
     upload = st.file_uploader("New photo", type=["jpg", "jpeg", "png", "webp"], key=f"staff_upload_{member.id}")
-    checked = ui.attempt(lambda: media.clean_photo(upload.getvalue())) if upload is not None else None
+    checked = ui.act(actor, lambda: media.clean_photo(upload.getvalue()), session=False) if upload is not None else None
     if checked is not None:
         st.image(checked.data, caption=f"Preview ({checked.width}×{checked.height}, metadata removed)", width=200)
         if st.button("Use this photo", type="primary", key=f"staff_use_photo_{member.id}"):
             data = upload.getvalue()
-            run(lambda s: bookings.set_staff_photo(s, actor=actor, staff_id=member.id, data=data),
-                f"Photo saved for {ui.plain(member.name)}.")
+            ui.act(actor, lambda s: bookings.set_staff_photo(s, actor=actor, staff_id=member.id, data=data),
+                   done=f"Photo saved for {ui.plain(member.name)}.")
     if member.has_photo and st.button("Remove photo", key=f"staff_remove_photo_{member.id}"):
-        run(lambda s: bookings.remove_staff_photo(s, actor=actor, staff_id=member.id), "Photo removed.")
+        ui.act(actor, lambda s: bookings.remove_staff_photo(s, actor=actor, staff_id=member.id), done="Photo removed.")
 
 with hours_tab:
     with db.tenant_session(actor) as session:
@@ -116,8 +107,8 @@ with hours_tab:
         if not follow and not spans:
             st.error("Tick at least one day, or choose 'Works whenever the business is open'.")
         else:
-            run(lambda s: bookings.set_staff_hours(s, actor=actor, staff_id=member.id, spans=chosen_spans),
-                "Weekly hours saved.")
+            ui.act(actor, lambda s: bookings.set_staff_hours(s, actor=actor, staff_id=member.id, spans=chosen_spans),
+                   done="Weekly hours saved.")
 
 with off_tab:
     with db.tenant_session(actor) as session:
@@ -128,7 +119,8 @@ with off_tab:
         a.markdown(f"{ui.local_time(span.starts_at, zone_name)} – {ui.local_time(span.ends_at, zone_name)}"
                    + (f" · {ui.plain(span.reason)}" if span.reason else ""))
         if b.button("Remove", key=f"off_remove_{span.id}"):
-            run(lambda s, i=span.id: bookings.remove_time_off(s, actor=actor, time_off_id=i), "Time off removed.")
+            ui.act(actor, lambda s, i=span.id: bookings.remove_time_off(s, actor=actor, time_off_id=i),
+                   done="Time off removed.")
     if not off:
         st.caption("No time off coming up.")
     with st.form(f"time_off_{member.id}", clear_on_submit=True):
@@ -142,5 +134,6 @@ with off_tab:
     if add_off:
         starts = datetime.combine(first, first_time, tzinfo=zone)
         ends = datetime.combine(last, last_time, tzinfo=zone)
-        run(lambda s: bookings.add_time_off(s, actor=actor, staff_id=member.id, starts_at=starts, ends_at=ends,
-                                            reason=reason), "Time off added.")
+        ui.act(actor, lambda s: bookings.add_time_off(s, actor=actor, staff_id=member.id, starts_at=starts,
+                                                      ends_at=ends, reason=reason),
+               done="Time off added.")

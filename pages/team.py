@@ -40,13 +40,9 @@ with st.form("add_staff", clear_on_submit=True):
                                 help=f"At least {MIN_PASSWORD_LENGTH} characters; they can change it later")
     add = st.form_submit_button("Add staff member", type="primary")
 if add:
-    def _add():
-        with db.tenant_session(actor) as session:
-            return auth.add_staff_user(session, actor=actor, username=username, email=email,
-                                       display_name=name, password=password)
-
-    if ui.attempt(_add):
-        ui.done_and_rerun(f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
+    ui.act(actor, lambda s: auth.add_staff_user(s, actor=actor, username=username, email=email, display_name=name,
+                                                password=password),
+           done=f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
 
 removable = [u for u in users if u.id != actor.user_id]
 if removable:
@@ -60,10 +56,5 @@ if removable:
         if not sure:
             st.error("Tick the box to confirm the removal.")
         else:
-            def _remove():
-                with db.tenant_session(actor) as session:
-                    auth.remove_user(session, actor=actor, user_id=choice.id)
-                return True
-
-            if ui.attempt(_remove):
-                ui.done_and_rerun(f"Removed {ui.plain(choice.username)}.")
+            ui.act(actor, lambda s: auth.remove_user(s, actor=actor, user_id=choice.id),
+                   done=f"Removed {ui.plain(choice.username)}.")

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import db, messaging
+from kaimen_core import messaging
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -26,15 +26,9 @@ if raw_business.strip():
         st.stop()
     business_id = int(raw_business.strip())
 
-
-def _page():
-    with db.tenant_session(actor) as session:
-        return messaging.list_webhook_events(
-            session, actor=actor, provider=None if provider == "all" else provider,
-            status=None if status == "all" else status, business_id=business_id, page=int(page_number))
-
-
-page = ui.attempt(_page)
+page = ui.act(actor, lambda s: messaging.list_webhook_events(
+    s, actor=actor, provider=None if provider == "all" else provider, status=None if status == "all" else status,
+    business_id=business_id, page=int(page_number)))
 if page is None:
     st.stop()
 if not page.rows:
@@ -69,10 +63,5 @@ with st.form("replay"):
                           key="replay_reason")
     replay = st.form_submit_button("Replay", type="primary")
 if replay:
-    def _replay():
-        with db.tenant_session(actor) as session:
-            return messaging.replay_webhook_events(session, actor=actor, event_ids=chosen, reason=reason)
-
-    replayed = ui.attempt(_replay)
-    if replayed:
-        ui.done_and_rerun(f"{replayed} event{'s' if replayed != 1 else ''} queued to be applied again.")
+    ui.act(actor, lambda s: messaging.replay_webhook_events(s, actor=actor, event_ids=chosen, reason=reason),
+           done=lambda replayed: f"{replayed} event{'s' if replayed != 1 else ''} queued to be applied again.")
