@@ -38,14 +38,12 @@ from kaimen_core.webhooks._provider import (
     WebhookRequest,
     hide_every_field,
 )
-from kaimen_core.webhooks._receive import NOT_STORED, WebhookReceiver
-from kaimen_core.webhooks._store import storable, store_event, store_events
-from kaimen_core.webhooks._verify import read_body, verify
+from kaimen_core.webhooks._receive import WebhookReceiver
+from kaimen_core.webhooks._store import store_events
 
 __all__ = [
     "EVENT_STATUSES",
     "MAX_BODY_BYTES",
-    "NOT_STORED",
     "REPLAY_REASONS",
     "Applier",
     "Outcome",
@@ -62,10 +60,6 @@ __all__ = [
     "apply_received_events",
     "hide_every_field",
     "list_webhook_events",
-    "read_body",
     "replay_webhook_events",
-    "storable",
-    "store_event",
     "store_events",
-    "verify",
 ]
