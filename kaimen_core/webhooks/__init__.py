@@ -4,8 +4,9 @@
   passes, also for a chunked body), its content type, then the provider's
   :class:`Verifier` on the raw body: a :class:`VerifiedEvent`, or a :class:`Refusal`.
 - *store* (``_store``): the raw event once under ``(provider, event_id, signer)``, as
-  ``received``, one insert and one commit per request; a duplicate is dropped by the
-  database.
+  ``received``; concurrent requests share an insert and a commit (:class:`GroupCommit`,
+  through the engine; a failed batch is stored event by event), and a duplicate is
+  dropped by the database.
 - *apply* (``_apply``): the worker takes received events (``FOR UPDATE SKIP LOCKED`` on
   PostgreSQL) and hands each batch to its provider's :class:`Applier` for that kind;
   a batch that fails is applied event by event, so a bad event fails alone.
@@ -39,13 +40,14 @@ from kaimen_core.webhooks._provider import (
     hide_every_field,
 )
 from kaimen_core.webhooks._receive import WebhookReceiver
-from kaimen_core.webhooks._store import store_events
+from kaimen_core.webhooks._store import GroupCommit, store_events
 
 __all__ = [
     "EVENT_STATUSES",
     "MAX_BODY_BYTES",
     "REPLAY_REASONS",
     "Applier",
+    "GroupCommit",
     "Outcome",
     "Provider",
     "Refusal",
