@@ -5,10 +5,11 @@
    answers 200 (bench/messaging_bare_app.py), served the same way in the same run.
    A keep-alive load client on 127.0.0.1 sends signed inbound texts, 10% of them
    repeated deliveries of an earlier MessageSid; it reports requests/s and p99 latency
-   for each and the ratio. The sidecar only stores the raw events (group commit).
-2. The applier: the worker's apply step (``messaging.apply_pending_webhooks``) drains
-   the stored events with ``--appliers`` loops side by side (events/s); then the stored
-   messages are counted per unique MessageSid (exactly one each).
+   for each and the ratio. The sidecar only verifies and stores the raw events (one
+   insert and one commit per request through the engine).
+2. The applier: the worker's apply step (``webhooks.apply_received_events`` with every
+   provider's appliers) drains the stored events with ``--appliers`` loops side by side
+   (events/s); then the stored messages are counted per unique MessageSid (exactly one each).
 3. Worker send throughput against the fake Twilio server (tests/fakes/twilio.py):
    texts/s through the worker (claim, re-check, send through the twilio SDK, record)
    versus the same SDK sends alone.
@@ -47,8 +48,9 @@ os.environ.setdefault("KAIMEN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.
 from sqlalchemy import text  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from kaimen_core import db, messaging  # noqa: E402
+from kaimen_core import db, webhooks  # noqa: E402
 from kaimen_core.models import Business  # noqa: E402
+from kaimen_core.webhook_providers import PROVIDERS  # noqa: E402
 
 NUMBER = "+15555550100"
 #: Who signs the bench's texts: the platform's account, or (--own-account) the business's own.
@@ -177,7 +179,7 @@ def drain(appliers: int) -> tuple[int, float]:
     counts = [0] * appliers
 
     def loop(n: int) -> None:
-        while taken := messaging.apply_pending_webhooks(limit=100):
+        while taken := webhooks.apply_received_events(PROVIDERS, limit=100):
             counts[n] += taken
 
     threads = [threading.Thread(target=loop, args=(n,)) for n in range(appliers)]

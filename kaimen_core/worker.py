@@ -1,8 +1,9 @@
 """The worker: ``python -m kaimen_core worker`` applies received webhook events and runs due jobs until stopped.
 
 Each round first applies the webhook events the sidecar stored
-(``messaging.apply_pending_webhooks``: inbound texts, keywords, delivery status), so a
-STOP that has arrived is applied before any queued text is sent, then runs due jobs.
+(``webhooks.apply_received_events`` with the appliers of ``webhook_providers.PROVIDERS``:
+Twilio's inbound texts, keywords, delivery status), so a STOP that has arrived is
+applied before any queued text is sent, then runs due jobs.
 Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
 sweep that queues due booking reminders; every minute), ``search_index`` (folding the
 customers added, changed or removed into the search blocks of large businesses, see
@@ -23,13 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from kaimen_core import db, jobs, retention
+from kaimen_core import db, jobs, retention, webhooks
 from kaimen_core.customers._search_upkeep import refresh_search_indexes
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging import RetryLater, deliver, send_due_reminders
-from kaimen_core.messaging._events import apply_pending_webhooks
 from kaimen_core.models import Job, utcnow
 from kaimen_core.providers.sms import SmsProvider, get_provider
+from kaimen_core.webhook_providers import PROVIDERS
 
 __all__ = ["Worker", "run_forever"]
 
@@ -70,7 +71,7 @@ class Worker:
         """
         applied = 0
         for _ in range(rounds):
-            taken = apply_pending_webhooks(limit=limit, now=now, engine=self.engine)
+            taken = webhooks.apply_received_events(PROVIDERS, limit=limit, now=now, engine=self.engine)
             applied += taken
             if taken < limit:
                 break

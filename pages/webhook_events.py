@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from kaimen_core import messaging
+from kaimen_core import webhooks
+from kaimen_core.webhook_providers import PROVIDERS
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -15,8 +16,8 @@ st.caption("What Twilio and Stripe delivered, as stored before the worker applie
 ui.show_done()
 
 cols = st.columns(4)
-provider = cols[0].selectbox("Provider", ["all", *messaging.PROVIDERS], key="events_provider")
-status = cols[1].selectbox("Status", ["all", *messaging.EVENT_STATUSES], key="events_status")
+provider = cols[0].selectbox("Provider", ["all", *(known.name for known in PROVIDERS)], key="events_provider")
+status = cols[1].selectbox("Status", ["all", *webhooks.EVENT_STATUSES], key="events_status")
 raw_business = cols[2].text_input("Business id", key="events_business", placeholder="all businesses")
 page_number = cols[3].number_input("Page", min_value=1, value=1, step=1, key="events_page")
 business_id = None
@@ -26,9 +27,9 @@ if raw_business.strip():
         st.stop()
     business_id = int(raw_business.strip())
 
-page = ui.act(actor, lambda s: messaging.list_webhook_events(
-    s, actor=actor, provider=None if provider == "all" else provider, status=None if status == "all" else status,
-    business_id=business_id, page=int(page_number)))
+page = ui.act(actor, lambda s: webhooks.list_webhook_events(
+    s, actor=actor, providers=PROVIDERS, provider=None if provider == "all" else provider,
+    status=None if status == "all" else status, business_id=business_id, page=int(page_number)))
 if page is None:
     st.stop()
 if not page.rows:
@@ -59,9 +60,9 @@ st.caption("Replayed events go back to the worker, which applies them again. An 
            "nothing; a failed one is retried. Each replay is in the audit log with who did it and why.")
 with st.form("replay"):
     chosen = st.multiselect("Events", [r.id for r in page.rows], key="replay_events", format_func=lambda i: f"#{i}")
-    reason = st.selectbox("Why", list(messaging.REPLAY_REASONS), format_func=messaging.REPLAY_REASONS.get,
+    reason = st.selectbox("Why", list(webhooks.REPLAY_REASONS), format_func=webhooks.REPLAY_REASONS.get,
                           key="replay_reason")
     replay = st.form_submit_button("Replay", type="primary")
 if replay:
-    ui.act(actor, lambda s: messaging.replay_webhook_events(s, actor=actor, event_ids=chosen, reason=reason),
+    ui.act(actor, lambda s: webhooks.replay_webhook_events(s, actor=actor, event_ids=chosen, reason=reason),
            done=lambda replayed: f"{replayed} event{'s' if replayed != 1 else ''} queued to be applied again.")

@@ -2,7 +2,7 @@
 
 Owners connect the account on the Messaging page; from then on the business's texts
 are sent through that account and the webhooks for its number must be signed with that
-account's token (``_checks``). The token is encrypted with AES-256-GCM under a key
+account's token (``_twilio_verifier``). The token is encrypted with AES-256-GCM under a key
 derived (HKDF-SHA256) from ``KAIMEN_SECRETS_KEY``, with the business's id as associated
 data, so a sealed token copied into another business's row does not open. It is never
 shown back (only its last four characters), never logged, never in an audit detail.

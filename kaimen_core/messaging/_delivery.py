@@ -1,4 +1,4 @@
-"""Delivering a queued text (the worker's send job) and applying Twilio's status callbacks.
+"""Delivering a queued text (the worker's send job).
 
 :func:`deliver` runs in stages: *load* the message, its business and customer, and the
 provider to use (a business with its own Twilio account sends, and is asked, through
@@ -14,6 +14,8 @@ provider may have accepted the text) first asks the provider whether a text with
 message's number, sender and body was accepted since the attempt began, and adopts it
 instead of sending again. The status callback URL carries the message's own id
 (``?m=<id>``), so a callback for a text the worker never heard back about also links it.
+``STATUS_RANK``, ``STORED_AS`` and ``_fail`` (21610 opts the customer out) serve Twilio's status
+callbacks too (``_status_callbacks``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from kaimen_core import db, jobs
 from kaimen_core.config import get_settings
@@ -210,36 +212,3 @@ def deliver(message_id: int, *, provider: SmsProvider, now: datetime | None = No
         return _record_failure(message_id, exc, last_attempt, job_id, engine)
     return _record_sent(message_id, result, job_id, engine)
 
-
-def apply_status(session: Session, *, sid: str, status: str, error_code: str | None, message_id: int | None,
-                 now: datetime, signer: int | None = None) -> str:
-    """A delivery status callback: never moves a message backwards; 21610 opts the customer out.
-
-    ``signer``: the business whose own Twilio account signed the callback (None: the
-    platform's); a callback signed by one business never touches another's text.
-    """
-    message = session.exec(select(Message).where(Message.provider_sid == sid).with_for_update()).first()
-    if message is not None and signer not in (None, message.business_id):
-        return "wrong account"
-    if message is None and message_id is not None:
-        message = session.get(Message, message_id, with_for_update=True)
-        if message is not None and signer not in (None, message.business_id):
-            return "wrong account"
-        if message is not None and message.provider_sid in (None, sid):
-            message.provider_sid = sid
-        else:
-            message = None
-    if message is None:
-        return "unknown message"
-    status = STORED_AS.get(status, status)
-    if status not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK.get(message.status, 0):
-        session.add(message)
-        return "ignored"
-    if status in ("failed", "undelivered"):
-        _fail(session, message, error_code, f"Twilio error {error_code}" if error_code else "not delivered", now)
-        message.status = status
-    else:
-        message.status = status
-    message.updated_at = now
-    session.add(message)
-    return "applied"

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
-from kaimen_core import db
+from kaimen_core import db, webhooks
 from kaimen_core.actors import Actor
 from kaimen_core.config import get_settings
 from kaimen_core.exceptions import PermissionDenied, ValidationError
-from kaimen_core.messaging import _inbound, _send
-from kaimen_core.models import Business, Conversation, Customer, Message, utcnow
+from kaimen_core.messaging import _send
+from kaimen_core.messaging._twilio_webhooks import TWILIO_WEBHOOKS
+from kaimen_core.models import Business, Conversation, Customer, Message, WebhookEvent, utcnow
 from kaimen_core.validators import clean_phone
 
 __all__ = [
@@ -196,7 +197,16 @@ def simulate_incoming(session: Session, *, actor: Actor, phone: str, body: str,
     number = clean_phone(phone, region=business.region)
     if not (body or "").strip():
         raise ValidationError("Write the customer's text first.", field="body")
-    params = {"MessageSid": "SMsim" + uuid.uuid4().hex[:27], "From": number, "To": business.messaging_number,
-              "Body": body.strip()[:1600], "NumMedia": "0"}
-    message = _inbound.receive(session, params, now=now or utcnow(), simulated=True)
-    return _view(message)
+    sid = "SMsim" + uuid.uuid4().hex[:27]
+    now = now or utcnow()
+    text = webhooks.VerifiedEvent(event_id=sid, kind="sms.simulated", signer="simulation", business_id=business.id,
+                                  received_at=now, payload={"MessageSid": sid, "From": number,
+                                                            "To": business.messaging_number,
+                                                            "Body": body.strip()[:1600], "NumMedia": "0"})
+    webhooks.store_events(session, TWILIO_WEBHOOKS.name, [text])
+    stored = session.exec(select(WebhookEvent).where(WebhookEvent.provider == TWILIO_WEBHOOKS.name,
+                                                     WebhookEvent.event_id == sid)).one()
+    (outcome,) = webhooks.apply_events(session, [stored], [TWILIO_WEBHOOKS], now=now).values()
+    if outcome.error:
+        raise ValidationError(f"The text could not be received: {outcome.error}.", field="body")
+    return _view(session.exec(select(Message).where(Message.provider_sid == sid)).one())

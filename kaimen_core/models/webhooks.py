@@ -16,13 +16,16 @@ __all__ = ["WebhookEvent"]
 class WebhookEvent(SQLModel, table=True):
     """One delivery from Twilio or Stripe, kept for idempotency and replay; the worker's queue of events to apply.
 
+    Stored once under ``(provider, event_id, signer)``: ``signer`` names whose secret
+    verified it (``platform``, or the provider's word for a business's own account), so
+    an event signed by one account never takes the place of the same id signed by another.
     ``status``: ``received`` (stored by the sidecar, not yet applied), ``applied``, or
     ``failed`` with ``error`` saying why (an operator may replay it).
     """
 
     __tablename__ = "webhook_events"
     __table_args__ = (
-        UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event"),
+        UniqueConstraint("provider", "event_id", "signer", name="uq_webhook_events_provider_event_signer"),
         Index("ix_webhook_events_received_at", "received_at"),
         Index("ix_webhook_events_business_id", "business_id"),
         Index("ix_webhook_events_received", "id", postgresql_where=text("status = 'received'"),
@@ -33,6 +36,7 @@ class WebhookEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     provider: str = Field(max_length=16)
     event_id: str = Field(max_length=120)
+    signer: str = Field(default="platform", max_length=40)
     business_id: int | None = Field(
         default=None, foreign_key="businesses.id", ondelete="CASCADE", sa_type=BigId
     )

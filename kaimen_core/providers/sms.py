@@ -5,7 +5,7 @@ reconcile after a crash: was this text already accepted?) and ``delete_message``
 (privacy erasure). :func:`get_provider` picks
 Twilio when ``TWILIO_ACCOUNT_SID`` and ``TWILIO_AUTH_TOKEN`` are set, else the outbox;
 :func:`account_provider` is Twilio for a business's own account (kept per account).
-Webhook signatures are checked in ``kaimen_core.messaging._checks``.
+Webhook signatures are checked in ``kaimen_core.messaging._twilio_verifier``.
 """
 
 from __future__ import annotations

@@ -1,18 +1,23 @@
-"""Stored webhook events as the worker's queue: applied in batches, exactly once, failures visible."""
+"""Stored webhook events as the worker's queue: applied in batches, exactly once, failures visible.
+
+Faults are injected through the apply stage's public parameter, the providers: Twilio's
+declaration with one applier wrapped (failing for one event, for any batch, or dying).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from kaimen_core import db, messaging
-from kaimen_core.messaging import _events, _inbound, _together
+from kaimen_core import db, messaging, webhooks
 from kaimen_core.models import Conversation, Customer, Message, WebhookEvent
+from kaimen_core.webhook_providers import PROVIDERS
 from tests.factories import count, rows
-from tests.fakes.messaging import at, sent_text, texting_business
+from tests.fakes.messaging import apply_webhooks, at, sent_text, store_twilio, texting_business
 
 NOON = at("2026-11-27 17:00")
 
@@ -20,22 +25,37 @@ NOON = at("2026-11-27 17:00")
 def store(number, body="Hello", sid="SM1", phone="+12125550123", when=NOON):
     """A text as the sidecar stores it (received, not applied)."""
     params = {"MessageSid": sid, "From": phone, "To": number, "Body": body, "NumMedia": "0"}
-    messaging.store_events([messaging.TwilioEvent(event_id=sid, kind="sms.inbound", payload=params,
-                                                  received_at=when)])
+    store_twilio(webhooks.VerifiedEvent(event_id=sid, kind="sms.inbound", payload=params, received_at=when))
 
 
 def drain(**kwargs) -> int:
     taken = 0
-    while n := messaging.apply_pending_webhooks(**kwargs):
+    while n := apply_webhooks(**kwargs):
         taken += n
     return taken
+
+
+def twilio_with(kind: str, applier) -> list[webhooks.Provider]:
+    """The providers, with Twilio's applier for ``kind`` replaced."""
+    twilio = messaging.TWILIO_WEBHOOKS
+    return [dataclasses.replace(twilio, appliers={**twilio.appliers, kind: applier})]
+
+
+def batches_refused(applier):
+    """``applier``, refusing any batch of more than one event: the apply stage then gives it one at a time."""
+    def alone(session, events, *, now):
+        if len(events) > 1:
+            raise ValueError("set-based step failed")
+        return applier(session, events, now=now)
+
+    return alone
 
 
 def event(sid):
     return rows(WebhookEvent, WebhookEvent.event_id == sid)[0]
 
 
-def test_a_crash_between_storing_and_applying_loses_nothing(database, monkeypatch):
+def test_a_crash_between_storing_and_applying_loses_nothing(database):
     _, number = texting_business()
     store(number, sid="SM1")
     store(number, "STOP", sid="SM2")
@@ -43,14 +63,13 @@ def test_a_crash_between_storing_and_applying_loses_nothing(database, monkeypatc
     class Crash(BaseException):
         """The worker process dies mid-batch."""
 
-    def die(*_args, **_kwargs):
+    def die(session, events, *, now):
+        messaging.apply_inbound_texts(session, events, now=now)
         raise Crash
 
-    with monkeypatch.context() as patched:
-        patched.setattr(_events, "apply_event", die)
-        with pytest.raises(Crash):
-            messaging.apply_pending_webhooks()
-    assert count(Message) == 0 and count(Customer) == 0  # the plain text applied before the crash rolled back
+    with pytest.raises(Crash):
+        webhooks.apply_received_events(twilio_with("sms.inbound", die))
+    assert count(Message) == 0 and count(Customer) == 0  # the texts applied before the crash rolled back
     assert [event(sid).status for sid in ("SM1", "SM2")] == ["received", "received"]
     assert drain() == 2
     assert [event(sid).status for sid in ("SM1", "SM2")] == ["applied", "applied"]
@@ -58,20 +77,19 @@ def test_a_crash_between_storing_and_applying_loses_nothing(database, monkeypatc
     assert rows(Customer)[0].opted_out_at is not None
 
 
-def test_a_failed_event_is_recorded_with_its_reason_and_does_not_block_the_queue(database, monkeypatch):
+def test_a_failed_event_is_recorded_with_its_reason_and_does_not_block_the_queue(database):
     _, number = texting_business()
     store(number, "HELP", sid="SM1", phone="+12125550199")
     store(number, "Hello", sid="SM2")
-    real = _inbound._apply_keywords
 
-    def broken(session, business, customer, message, now, replied_at):
-        raise RuntimeError(f"template missing for {customer.phone_e164}")
+    def broken_help(session, events, *, now):
+        outcomes = messaging.apply_inbound_texts(session, events, now=now)
+        for event in events:
+            if event.payload["Body"] == "HELP":  # its reply cannot be written
+                raise RuntimeError(f"template missing for {event.payload['From']}")
+        return outcomes
 
-    _inbound._apply_keywords = broken
-    try:
-        assert drain() == 2
-    finally:
-        _inbound._apply_keywords = real
+    assert webhooks.apply_received_events(twilio_with("sms.inbound", broken_help)) == 2
     failed, applied = event("SM1"), event("SM2")
     assert (failed.status, failed.error) == ("failed", "RuntimeError: template missing for <number>")
     assert applied.status == "applied"
@@ -84,7 +102,7 @@ def test_texts_and_keywords_in_one_batch_apply_in_the_order_they_arrived(databas
     tenant, number = texting_business()
     for n, body in enumerate(["Hi", "STOP", "still there?", "START", "Thanks"]):
         store(number, body, sid=f"SM{n}", when=at(f"2026-11-27 17:0{n}"))
-    assert messaging.apply_pending_webhooks(now=at("2026-11-27 17:10")) == 5
+    assert apply_webhooks(now=at("2026-11-27 17:10")) == 5
     (person,) = rows(Customer, Customer.business_id == tenant.business_id)
     assert person.opted_out_at is None  # STOP, then START
     assert count(Message, Message.direction == "inbound") == 5
@@ -107,24 +125,19 @@ def test_applying_the_same_event_again_changes_nothing(database):
     assert [event(sid).status for sid in ("SM1", "SM2")] == ["applied", "applied"]
 
 
-def test_when_the_set_based_step_fails_its_texts_are_applied_one_by_one(database, monkeypatch):
+def test_when_the_set_based_step_fails_its_texts_are_applied_one_by_one(database):
     _, number = texting_business()
     for n in range(3):
         store(number, f"Text {n}", sid=f"SM{n}", phone=f"+1212555010{n}")
-
-    def broken(*_args, **_kwargs):
-        raise ValueError("set-based step failed")
-
-    monkeypatch.setattr(_together, "_add_texts", broken)
-    assert messaging.apply_pending_webhooks() == 3
+    providers = twilio_with("sms.inbound", batches_refused(messaging.apply_inbound_texts))
+    assert webhooks.apply_received_events(providers) == 3
     assert sorted(m.provider_sid for m in rows(Message)) == ["SM0", "SM1", "SM2"]
     assert count(Customer) == 3
 
 
 def test_an_erased_event_is_applied_as_nothing(database):
     texting_business()
-    messaging.store_events([messaging.TwilioEvent(event_id="SM1", kind="sms.inbound", payload={"erased": True},
-                                                  received_at=NOON)])
+    store_twilio(webhooks.VerifiedEvent(event_id="SM1", kind="sms.inbound", payload={"erased": True}))
     assert drain() == 1
     assert event("SM1").status == "applied" and count(Message) == 0
 
@@ -137,9 +150,9 @@ def test_an_applier_skips_the_events_another_applier_holds(database):
         store(number, f"Text {n}", sid=f"SM{n}")
     with db.system_session() as holder:  # another applier's transaction, still open
         holder.execute(text("SELECT id FROM webhook_events WHERE event_id = 'SM0' FOR UPDATE"))
-        assert messaging.apply_pending_webhooks() == 2
+        assert apply_webhooks() == 2
     assert event("SM0").status == "received"
-    assert messaging.apply_pending_webhooks() == 1
+    assert apply_webhooks() == 1
     assert count(Message) == 3
 
 
@@ -147,11 +160,11 @@ def test_an_applier_skips_the_events_another_applier_holds(database):
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_two_appliers_never_apply_the_same_event(database):
     _, number = texting_business()
-    messaging.store_events([
-        messaging.TwilioEvent(event_id=f"SM{n}", kind="sms.inbound", received_at=NOON,
-                              payload={"MessageSid": f"SM{n}", "From": f"+1212555{n % 7:04d}", "To": number,
-                                       "Body": "STOP" if n % 10 == 3 else f"Text {n}"})
-        for n in range(120)])
+    store_twilio(*(
+        webhooks.VerifiedEvent(event_id=f"SM{n}", kind="sms.inbound", received_at=NOON,
+                               payload={"MessageSid": f"SM{n}", "From": f"+1212555{n % 7:04d}", "To": number,
+                                        "Body": "STOP" if n % 10 == 3 else f"Text {n}"})
+        for n in range(120)))
     taken = [0, 0]
     barrier = threading.Barrier(2)
 
@@ -159,7 +172,7 @@ def test_two_appliers_never_apply_the_same_event(database):
         barrier.wait()
         while True:
             try:
-                n = messaging.apply_pending_webhooks(limit=7)
+                n = apply_webhooks(limit=7)
             except OperationalError:  # a deadlock between the two: that batch rolled back whole; run it again
                 continue
             if not n:
@@ -188,9 +201,9 @@ def test_operators_page_through_events_newest_first_and_each_access_is_audited(d
         store(number, f"Text {n}", sid=f"SM{n}", when=at(f"2026-11-27 17:0{n}"))
     operator, _ = make_operator()
     with db.tenant_session(operator) as session:
-        first = messaging.list_webhook_events(session, actor=operator, page_size=2)
-        second = messaging.list_webhook_events(session, actor=operator, page=2, page_size=2,
-                                               business_id=None, status="received", provider="twilio")
+        first = webhooks.list_webhook_events(session, actor=operator, providers=PROVIDERS, page_size=2)
+        second = webhooks.list_webhook_events(session, actor=operator, providers=PROVIDERS, page=2, page_size=2,
+                                              business_id=None, status="received", provider="twilio")
     assert [r.event_id for r in first.rows] == ["SM2", "SM1"] and (first.total, first.pages) == (3, 2)
     assert [r.event_id for r in second.rows] == ["SM0"]
     assert first.rows[0].payload["From"] == "+1******0123" and first.rows[0].payload["Body"] == "[6 characters]"
@@ -206,9 +219,9 @@ def test_only_operators_list_or_replay_events(database):
     staff, _ = make_staff(tenant)
     for actor in (tenant.owner, staff):
         with pytest.raises(PermissionDenied), db.tenant_session(actor) as session:
-            messaging.list_webhook_events(session, actor=actor)
+            webhooks.list_webhook_events(session, actor=actor, providers=PROVIDERS)
         with pytest.raises(PermissionDenied), db.tenant_session(actor) as session:
-            messaging.replay_webhook_events(session, actor=actor, event_ids=[event("SM1").id], reason="incident")
+            webhooks.replay_webhook_events(session, actor=actor, event_ids=[event("SM1").id], reason="incident")
     assert event("SM1").status == "received"
 
 
@@ -222,14 +235,14 @@ def test_a_replay_is_audited_per_event_and_refuses_unknown_ids_and_reasons(datab
     drain()
     operator, _ = make_operator()
     with pytest.raises(NotFound), db.tenant_session(operator) as session:
-        messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id, 999_999],
-                                        reason="incident")
+        webhooks.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id, 999_999],
+                                       reason="incident")
     with pytest.raises(ValidationError), db.tenant_session(operator) as session:
-        messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id], reason="just because")
+        webhooks.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id], reason="just because")
     assert event("SM1").status == "applied"
     with db.tenant_session(operator) as session:
-        assert messaging.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id],
-                                               reason="incident") == 1
+        assert webhooks.replay_webhook_events(session, actor=operator, event_ids=[event("SM1").id],
+                                              reason="incident") == 1
     (audited,) = rows(AuditEvent, AuditEvent.action == "webhook.replayed")
     assert (audited.business_id, audited.actor_user_id, audited.detail["reason"]) == (
         tenant.business_id, operator.user_id, "incident")
@@ -240,17 +253,13 @@ def _callback(sid, status, message_id=None, **extra):
     payload = {"MessageSid": sid, "MessageStatus": status, **extra}
     if message_id:
         payload["_query"] = f"m={message_id}"
-    messaging.store_events([messaging.TwilioEvent(event_id=f"{sid}:{status}", kind="sms.status", payload=payload,
-                                                  received_at=NOON)])
+    store_twilio(webhooks.VerifiedEvent(event_id=f"{sid}:{status}", kind="sms.status", payload=payload,
+                                        received_at=NOON))
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["set-based", "one-by-one"])
-def test_callbacks_of_every_kind_in_one_batch(database, monkeypatch, together):
-    if not together:
-        def broken(*_args, **_kwargs):
-            raise ValueError("set-based step failed")
-
-        monkeypatch.setattr(_together, "STEPS", ((_together.is_progress_callback, broken),))
+def test_callbacks_of_every_kind_in_one_batch(database, together):
+    applier = messaging.apply_status_callbacks if together else batches_refused(messaging.apply_status_callbacks)
     tenant, _ = texting_business()
     a = sent_text(tenant, "SMa", "+12125550101")
     b = sent_text(tenant, "SMb", "+12125550102")
@@ -260,7 +269,7 @@ def test_callbacks_of_every_kind_in_one_batch(database, monkeypatch, together):
     _callback("SMb", "undelivered", ErrorCode="21610")
     _callback("SMc", "delivered", message_id=c)  # the worker never heard back: linked by the message's id
     _callback("SMzz", "delivered")  # a text Kaimen does not know
-    assert messaging.apply_pending_webhooks() == 5
+    assert webhooks.apply_received_events(twilio_with("sms.status", applier)) == 5
     stored = {m.id: m for m in rows(Message)}
     assert stored[a].status == "delivered"
     assert (stored[b].status, stored[b].error_code) == ("undelivered", "21610")

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from kaimen_core import db, messaging
+from kaimen_core import db, messaging, webhooks
 from kaimen_core.messaging._text import HELP_KEYWORDS, OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from kaimen_core.models import ConsentEvent, Conversation, Customer, Message, SuppressionEntry
 from tests.factories import count, rows
-from tests.fakes.messaging import at, customer, texting_business
+from tests.fakes.messaging import apply_webhooks, at, customer, store_twilio, texting_business
 
 EDGES = st.text(alphabet=" \t\n.!?,;:-'\"()*~…¡¿", max_size=4)
 
@@ -53,8 +53,8 @@ NOON = at("2026-11-27 17:00")
 def receive(number, body, sid, now=NOON, phone="+12125550123"):
     """A text as the sidecar stores it, then the worker's apply step."""
     params = {"MessageSid": sid, "From": phone, "To": number, "Body": body}
-    messaging.store_events([messaging.TwilioEvent(event_id=sid, kind="sms.inbound", payload=params, received_at=now)])
-    assert messaging.apply_pending_webhooks() == 1
+    store_twilio(webhooks.VerifiedEvent(event_id=sid, kind="sms.inbound", payload=params, received_at=now))
+    assert apply_webhooks() == 1
 
 
 def outbound(business_id):

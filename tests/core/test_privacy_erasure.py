@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kaimen_core import db, messaging, privacy
+from kaimen_core import db, messaging, privacy, webhooks
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import (
     AuditEvent,
@@ -23,8 +23,8 @@ from kaimen_core.models import (
 )
 from kaimen_core.privacy import ErasureFailed, ProviderErasers
 from tests.factories import count, make_business, make_operator, rows
+from tests.fakes.messaging import apply_webhooks, store_twilio, texting_business
 from tests.fakes.messaging import customer as make_customer
-from tests.fakes.messaging import texting_business
 
 NAME, PHONE, EMAIL = "Maria Lopez", "+12125550199", "maria.lopez@example.com"
 
@@ -265,8 +265,8 @@ def test_a_text_stored_but_not_yet_applied_is_erased_and_never_brings_the_person
     _seed(tenant)
     waiting = {"MessageSid": "SMwaiting1", "From": PHONE, "To": number, "Body": f"It's {NAME} again",
                "NumMedia": "0"}
-    messaging.store_events([messaging.TwilioEvent(event_id="SMwaiting1", kind="sms.inbound", payload=waiting,
-                                                  received_at=datetime.now(UTC))])
+    store_twilio(webhooks.VerifiedEvent(event_id="SMwaiting1", kind="sms.inbound", payload=waiting,
+                                        received_at=datetime.now(UTC)))
     request_id = _deletion_request(tenant)
     providers = FakeProviders()
 
@@ -275,7 +275,7 @@ def test_a_text_stored_but_not_yet_applied_is_erased_and_never_brings_the_person
     assert result.status == "completed"
     assert "SMwaiting1" in providers.deleted  # the person's text is a record at Twilio too
     assert rows(WebhookEvent, WebhookEvent.event_id == "SMwaiting1")[0].payload == {"erased": True}
-    while messaging.apply_pending_webhooks():  # the worker comes round afterwards
+    while apply_webhooks():  # the worker comes round afterwards
         pass
     assert count(Customer, Customer.phone_e164 == PHONE) == 0
     assert _everything_scanned(tenant) == []

@@ -35,11 +35,13 @@ from kaimen_core import (
     messaging,  # issue 5
     privacy,  # issue 6
     tenancy,
+    webhooks,
 )
 from kaimen_core.actors import Actor
 from kaimen_core.customers._search_upkeep import build
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
+from kaimen_core.webhook_providers import PROVIDERS
 from tests.factories import (
     PASSWORD,
     Records,
@@ -280,8 +282,8 @@ RECIPES.update({
         s, actor=actor, booking_id=w.b_records.booking_id, change="created"),
     "messaging.set_limits": lambda s, actor, w: messaging.set_limits(
         s, actor=actor, business_id=w.b.business_id, rate_per_minute=1, daily_cap=1),
-    "messaging.list_webhook_events": lambda s, actor, w: messaging.list_webhook_events(
-        s, actor=actor, business_id=w.b.business_id),
+    "webhooks.list_webhook_events": lambda s, actor, w: webhooks.list_webhook_events(
+        s, actor=actor, providers=PROVIDERS, business_id=w.b.business_id),
 })
 PRIMITIVES.update({
     "privacy.phone_hash": "pure: messaging's one-way hash of a number for a business; reads no rows",

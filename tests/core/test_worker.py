@@ -7,13 +7,15 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
-from kaimen_core import db, jobs, messaging
-from kaimen_core.models import AuditEvent, Customer, Job, Message, utcnow
+from kaimen_core import db, jobs, messaging, webhooks
+from kaimen_core.models import AuditEvent, Customer, Job, Message, WebhookEvent, utcnow
 from kaimen_core.providers.sms import TwilioProvider
+from kaimen_core.webhook_providers import PROVIDERS
 from kaimen_core.worker import Worker
 from tests.factories import make_business, rows
-from tests.fakes.messaging import PUBLIC_URL, at, customer, texting_business
+from tests.fakes.messaging import PUBLIC_URL, at, customer, store_twilio, texting_business
 from tests.fakes.twilio import FakeTwilio
 
 NOW = at("2026-11-27 17:00")
@@ -250,9 +252,9 @@ def test_the_worker_schedules_a_daily_retention_purge_and_runs_it(database, fake
 
 def _arrives(number, body, sid, phone="+12125550123"):
     """A text the sidecar has stored and answered, not yet applied."""
-    messaging.store_events([messaging.TwilioEvent(
+    store_twilio(webhooks.VerifiedEvent(
         event_id=sid, kind="sms.inbound", received_at=NOW,
-        payload={"MessageSid": sid, "From": phone, "To": number, "Body": body, "NumMedia": "0"})])
+        payload={"MessageSid": sid, "From": phone, "To": number, "Body": body, "NumMedia": "0"}))
 
 
 def test_a_stop_stored_before_the_worker_runs_wins_over_a_text_queued_earlier(database, fake, worker):
@@ -286,8 +288,6 @@ def test_a_flood_of_events_does_not_keep_the_worker_from_its_jobs(database, fake
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_delivery_callback_applied_while_the_worker_records_the_send_is_not_overwritten(database, fake, worker):
     """Twilio can call back 'delivered' before the worker has written 'sent': the later write must not win."""
-    from kaimen_core.messaging import _delivery
-
     message_id, _, _ = queue()
     holding, release = threading.Event(), threading.Event()
     send = worker.provider.send
@@ -297,8 +297,10 @@ def test_a_delivery_callback_applied_while_the_worker_records_the_send_is_not_ov
 
         def callback():  # the applier's transaction: applied, not yet committed when the worker records
             with db.system_session() as session:
-                _delivery.apply_status(session, sid=result.sid, status="delivered", error_code=None,
-                                       message_id=message_id, now=utcnow())
+                webhooks.store_events(session, "twilio", [webhooks.VerifiedEvent(
+                    event_id=f"{result.sid}:delivered", kind="sms.status",
+                    payload={"MessageSid": result.sid, "MessageStatus": "delivered", "_query": f"m={message_id}"})])
+                webhooks.apply_events(session, session.exec(select(WebhookEvent)).all(), PROVIDERS, now=utcnow())
                 session.flush()
                 holding.set()
                 release.wait(5)

@@ -1,4 +1,5 @@
-"""Test helpers for messaging: a business with a messaging number, customers, signed Twilio requests."""
+"""Test helpers for messaging: a business with a messaging number, customers, signed Twilio requests,
+events stored as the sidecar stores them and applied as the worker applies them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
-from kaimen_core import db
+from kaimen_core import db, webhooks
 from kaimen_core.models import Business, Customer, Message
+from kaimen_core.webhook_providers import PROVIDERS
 from tests.factories import Tenant, make_business
 
-__all__ = ["PUBLIC_URL", "TOKEN", "at", "customer", "sent_text", "signed", "texting_business"]
+__all__ = ["PUBLIC_URL", "TOKEN", "apply_webhooks", "at", "customer", "sent_text", "signed", "store_twilio",
+           "texting_business"]
 
 PUBLIC_URL = "https://kaimen.example.com"
 TOKEN = "test-twilio-auth-token"
@@ -66,3 +69,14 @@ def at(text: str) -> datetime:
     from datetime import UTC
 
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+
+
+def store_twilio(*events: webhooks.VerifiedEvent) -> None:
+    """Twilio events stored as the sidecar stores them (received, not applied)."""
+    with db.system_session() as session:
+        webhooks.store_events(session, "twilio", events)
+
+
+def apply_webhooks(**kwargs) -> int:
+    """The worker's apply step, once, with every provider: how many received events it took."""
+    return webhooks.apply_received_events(PROVIDERS, **kwargs)

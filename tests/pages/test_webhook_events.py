@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from kaimen_core import db, messaging
+from kaimen_core import db, webhooks
 from kaimen_core.models import AuditEvent, Business, WebhookEvent
 from tests.factories import make_business, make_operator, make_staff, rows
+from tests.fakes.messaging import apply_webhooks, store_twilio, texting_business
 from tests.fakes.messaging import at as moment
-from tests.fakes.messaging import texting_business
 
 
 def _store(sid, number, body="Can I book Friday?", minute=0):
-    messaging.store_events([messaging.TwilioEvent(
+    store_twilio(webhooks.VerifiedEvent(
         event_id=sid, kind="sms.inbound", received_at=moment(f"2026-11-27 17:{minute:02d}"),
         payload={"MessageSid": sid, "From": "+12125550123", "To": number, "Body": body, "NumMedia": "0",
-                 "FromCity": "NEW YORK"})])
+                 "FromCity": "NEW YORK"}))
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def events_page(signed_in):
     tenant, number = texting_business("Harbour Salon")
     _store("SM" + "1" * 32, number, minute=1)
     _store("SM" + "2" * 32, "+15555559990", minute=2)
-    messaging.apply_pending_webhooks()
+    apply_webhooks()
     operator, _ = make_operator()
     at = signed_in(operator.username).switch_page("pages/webhook_events.py").run()
     assert not at.exception
@@ -78,7 +78,7 @@ def test_replaying_a_failed_event_after_its_number_is_assigned_applies_it(events
     assert audited.target_id == str(failed.id)
     assert audited.detail == {"provider": "twilio", "kind": "sms.inbound", "previous_status": "failed",
                               "reason": "number_assigned"}
-    messaging.apply_pending_webhooks()
+    apply_webhooks()
     assert rows(WebhookEvent, WebhookEvent.id == failed.id)[0].status == "applied"
 
 

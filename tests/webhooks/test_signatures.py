@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from kaimen_core.messaging._checks import form_fields, valid_signature
+from kaimen_core.messaging._twilio_verifier import form_fields, valid_signature
 
 TOKEN = "test-twilio-auth-token"
 NAMES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)

@@ -1,7 +1,7 @@
 """The Twilio routes of the sidecar: signatures, duplicates, status order, bad bodies, keywords.
 
 A request is answered once its raw event is stored; the worker's apply step
-(``messaging.apply_pending_webhooks``) then makes its effects, so tests POST, apply,
+(``webhooks.apply_received_events``) then makes its effects, so tests POST, apply,
 and assert what a user or the provider sees.
 """
 
@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from kaimen_core import config, customers, db, messaging
 from kaimen_core.models import AuditEvent, Customer, Message, WebhookEvent
 from tests.factories import count, rows
-from tests.fakes.messaging import PUBLIC_URL, TOKEN, sent_text, signed, texting_business
+from tests.fakes.messaging import PUBLIC_URL, TOKEN, apply_webhooks, sent_text, signed, texting_business
 from webhooks.app import create_app
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -50,7 +50,7 @@ def post(client, path, params, **sign):
 def apply() -> int:
     """The worker's apply step, until no received event is left."""
     applied = 0
-    while taken := messaging.apply_pending_webhooks():
+    while taken := apply_webhooks():
         applied += taken
     return applied
 
@@ -140,7 +140,7 @@ def test_no_twilio_token_configured_is_403(database, monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["json", "too big", "missing From", "not utf-8"])
-def test_bad_bodies_are_400_logged_as_a_system_event_and_store_nothing_else(client, case):
+def test_bad_bodies_are_refused_logged_as_a_system_event_and_store_nothing_else(client, case):
     _, number = texting_business()
     params = inbound(number)
     if case == "missing From":
@@ -153,11 +153,63 @@ def test_bad_bodies_are_400_logged_as_a_system_event_and_store_nothing_else(clie
         body = body + "&Padding=" + "x" * 70_000
     content = body.encode() if case != "not utf-8" else b"Body=\xff\xfe"
     response = client.post("/twilio/sms", content=content, headers=headers)
-    assert response.status_code == 400
+    status = 413 if case == "too big" else 400
+    assert response.status_code == status
     assert apply() == 0
     assert count(Message) == 0 and count(WebhookEvent) == 0 and count(Customer) == 0
     (event,) = rows(AuditEvent, AuditEvent.action == "webhook.rejected")
-    assert event.business_id is None and event.detail["status"] == 400
+    assert event.business_id is None and event.detail["status"] == status
+
+
+def stream(client, path: str, headers: dict[str, str], pieces: list[bytes]) -> tuple[int, int]:
+    """POST ``pieces`` to the app as a chunked body (one ASGI message each, no Content-Length), as uvicorn hands
+    one over; returns the status and how many bytes the app read before answering."""
+    read: list[int] = []
+    status: list[int] = []
+
+    async def run() -> None:
+        waiting = iter(pieces)
+
+        async def receive():
+            piece = next(waiting, None)
+            if piece is None:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            read.append(len(piece))
+            return {"type": "http.request", "body": piece, "more_body": True}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+                 "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8502)}
+        await client.app(scope, receive, send)
+
+    client.portal.call(run)
+    return status[0], sum(read)
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(client):
+    """No length declared: the sidecar stops reading once the body passes 64 KB, and answers 413."""
+    _, number = texting_business()
+    body, headers = signed("/twilio/sms", inbound(number))
+    pieces = [body.encode()] + [b"&Padding=" + b"x" * 16_000] * 100  # about 1.6 MB in all
+    status, read = stream(client, "/twilio/sms", headers, pieces)
+    assert status == 413
+    assert read < 64 * 1024 + 16_010  # reading stopped at the piece that passed the limit
+    assert count(WebhookEvent) == 0
+    (event,) = rows(AuditEvent, AuditEvent.action == "webhook.rejected")
+    assert event.detail["status"] == 413
+
+
+def test_a_chunked_body_within_the_limit_is_stored(client):
+    _, number = texting_business()
+    body, headers = signed("/twilio/sms", inbound(number))
+    pieces = [body[i:i + 20].encode() for i in range(0, len(body), 20)]
+    assert stream(client, "/twilio/sms", headers, pieces) == (200, len(body))
+    assert apply() == 1 and count(Message) == 1
 
 
 def test_an_unknown_to_number_is_200_empty_twiml_and_logged(client):
@@ -231,52 +283,54 @@ def test_a_text_is_answered_once_stored_and_becomes_a_message_when_the_worker_ap
     assert [m.body for m in thread.messages] == ["Hi, can I book Friday?"]
 
 
-def test_an_event_that_cannot_be_stored_is_not_acknowledged(client, monkeypatch):
-    from kaimen_core.messaging import _ingest
+def test_an_event_that_cannot_be_stored_is_not_acknowledged(client, database):
+    from sqlalchemy import text
 
     _, number = texting_business()
-
-    async def down(*_args, **_kwargs):
-        raise ConnectionError("database unreachable")
-
-    monkeypatch.setattr(_ingest._Lane, "write", down)
-    response = post(client, "/twilio/sms", inbound(number))
+    assert post(client, "/twilio/sms", inbound(number, sid="SM" + "1" * 32)).status_code == 200
+    with database.owner.begin() as owner:  # the table cannot be written: the database refuses every insert
+        owner.execute(text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
+    try:
+        response = post(client, "/twilio/sms", inbound(number, sid="SM" + "2" * 32))
+    finally:
+        with database.owner.begin() as owner:
+            owner.execute(text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
     assert response.status_code == 503  # Twilio sees a failure, never a 200 for a lost event
-    assert count(WebhookEvent) == 0
+    assert [e.event_id for e in rows(WebhookEvent)] == ["SM" + "1" * 32]
 
 
-def test_concurrent_requests_share_one_insert_and_one_commit(database, monkeypatch):
-    import asyncio
+def test_concurrent_requests_are_each_stored_once(client):
     from concurrent.futures import ThreadPoolExecutor
 
-    from kaimen_core.messaging import _ingest
-    from kaimen_core.models import utcnow
-
-    writer = _ingest.EventWriter(lanes=1)
-    batches: list[int] = []
-    real_write = _ingest._Lane.write
-
-    async def slow_write(lane, engine, events):
-        batches.append(len(events))
-        await asyncio.sleep(0.05)  # the first commit is slow: the others gather behind it
-        await real_write(lane, engine, events)
-
-    monkeypatch.setattr(_ingest._Lane, "write", slow_write)
-
-    async def deliver():
-        events = [messaging.TwilioEvent(event_id=f"SM{n:032d}", kind="sms.inbound", received_at=utcnow(),
-                                        payload={"MessageSid": f"SM{n:032d}", "From": "+12125550123", "To": "+1"})
-                  for n in range(20)]
-        first = asyncio.ensure_future(writer.store(events[0]))
-        await asyncio.sleep(0.01)
-        await asyncio.gather(first, *(writer.store(event) for event in events[1:]))
-        await writer.aclose()
-
-    # A loop of its own on a thread of its own, whatever else runs in the test process.
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(asyncio.run, deliver()).result(timeout=30)
-    assert batches == [1, 19]
+    _, number = texting_business()
+    requests = [signed("/twilio/sms", inbound(number, sid=f"SM{n % 20:032d}", body=f"Text {n % 20}"))
+                for n in range(40)]  # twenty texts, each delivered twice
+    with ThreadPoolExecutor(max_workers=10) as threads:
+        statuses = list(threads.map(lambda request: client.post("/twilio/sms", content=request[0],
+                                                                 headers=request[1]).status_code, requests))
+    assert statuses == [200] * 40
     assert count(WebhookEvent, WebhookEvent.status == "received") == 20
+    assert apply() == 20 and count(Message) == 20
+
+
+def test_a_text_holding_a_nul_is_stored_and_never_fails_the_others(client):
+    """PostgreSQL's text and jsonb refuse NUL: the character is stored as U+FFFD, and the burst of genuine
+    texts around such texts is stored whole, whatever requests share the moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant, number = texting_business()
+    bodies = [f"Text {n}" if n % 5 else f"Bad\u0000text {n}" for n in range(30)]
+    requests = [signed("/twilio/sms", inbound(number, sid=f"SM{n:032d}", body=body)) for n, body in enumerate(bodies)]
+    with ThreadPoolExecutor(max_workers=10) as threads:
+        statuses = list(threads.map(lambda request: client.post("/twilio/sms", content=request[0],
+                                                                 headers=request[1]).status_code, requests))
+    assert statuses == [200] * 30
+    assert count(WebhookEvent) == 30
+    assert apply() == 30
+    with db.tenant_session(tenant.owner) as session:
+        (conversation,) = messaging.list_conversations(session, actor=tenant.owner)
+        thread = messaging.get_thread(session, actor=tenant.owner, customer_id=conversation.customer_id)
+    assert sorted(m.body for m in thread.messages) == sorted(body.replace("\x00", "\ufffd") for body in bodies)
 
 
 def test_an_unknown_number_replayed_after_it_is_assigned_becomes_a_message(client):
@@ -298,18 +352,14 @@ def test_an_unknown_number_replayed_after_it_is_assigned_becomes_a_message(clien
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
-def test_the_writer_reconnects_when_its_kept_connection_has_gone(client, database):
+def test_events_are_stored_after_the_database_dropped_every_connection(client, database):
     from sqlalchemy import text
 
     _, number = texting_business()
     assert post(client, "/twilio/sms", inbound(number, sid="SM" + "7" * 32)).status_code == 200
-    lanes = client.app.state.twilio.writer._lanes
-    kept = [lane.connection for lane in lanes if lane.connection is not None]
-    assert kept, "the writer keeps its connection between batches"
     with database.owner.connect() as owner:  # the server drops every other connection, as a restart would
         owner.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
         owner.commit()
     assert post(client, "/twilio/sms", inbound(number, sid="SM" + "8" * 32)).status_code == 200
     assert count(WebhookEvent) == 2
-    assert all(lane.connection not in kept for lane in lanes)

@@ -1,23 +1,30 @@
 """Webhooks for businesses with their own Twilio account: only that account's token verifies their number.
 
-The rule (kaimen_core.messaging._checks): the request's number (``To`` for a text,
+The rule (kaimen_core.messaging._twilio_verifier): the request's number (``To`` for a text,
 ``From`` for a status callback) picks the one account whose token may sign it. A
 business's token never verifies a request for another business's number, the platform
 token is refused for a number with its own account, and the worker refuses an event
-signed by one business for another business's number or text.
+signed by one business for another business's number or text, which never takes the
+place of the genuine event with the same id.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from starlette.testclient import TestClient
 
-from kaimen_core import config, db, messaging
+from kaimen_core import config, db, messaging, webhooks
 from kaimen_core.models import AuditEvent, Message, WebhookEvent
 from tests.factories import count, rows
-from tests.fakes.messaging import PUBLIC_URL, TOKEN, sent_text, signed, texting_business
+from tests.fakes.messaging import (
+    PUBLIC_URL,
+    TOKEN,
+    apply_webhooks,
+    sent_text,
+    signed,
+    store_twilio,
+    texting_business,
+)
 from webhooks.app import create_app
 
 PLATFORM_SID = "AC" + "0" * 32
@@ -32,7 +39,7 @@ def client(database, monkeypatch):
     monkeypatch.setenv("KAIMEN_PUBLIC_URL", PUBLIC_URL)
     config.reset_settings()
     with TestClient(create_app(), base_url="http://127.0.0.1:8502") as test_client:
-        test_client.app.state.twilio.accounts.min_interval = 0  # tests change accounts between requests
+        test_client.app.state.webhooks.verifiers["twilio"].accounts.min_interval = 0  # accounts change in tests
         yield test_client
     monkeypatch.undo()
     config.reset_settings()
@@ -54,7 +61,7 @@ def post(client, path, params, token, query=""):
 
 
 def apply():
-    while messaging.apply_pending_webhooks():
+    while apply_webhooks():
         pass
 
 
@@ -74,7 +81,7 @@ def test_a_text_signed_with_the_business_token_is_accepted_and_applied(client, a
     response = post(client, "/twilio/sms", text(a_number, A_SID), A_TOKEN)
     assert response.status_code == 200
     (event,) = rows(WebhookEvent)
-    assert event.payload["_signer"] == f"business:{a.business_id}"
+    assert event.signer == f"business:{a.business_id}"
     apply()
     (message,) = rows(Message)
     assert (message.business_id, message.direction) == (a.business_id, "inbound")
@@ -111,7 +118,8 @@ def test_a_business_cannot_pass_itself_off_as_the_platform_with_a_parameter(clie
     assert post(client, "/twilio/sms", text(a_number, A_SID, _signer="platform", _query="m=1"),
                 A_TOKEN).status_code == 200
     (event,) = rows(WebhookEvent)
-    assert event.payload["_signer"] == f"business:{a.business_id}" and "_query" not in event.payload
+    assert event.signer == f"business:{a.business_id}"
+    assert "_signer" not in event.payload and "_query" not in event.payload
 
 
 def test_an_account_connected_or_removed_after_the_map_was_read_takes_effect_at_once(client, database):
@@ -157,14 +165,29 @@ def test_a_callback_signed_by_b_for_a_text_of_a_is_refused_by_the_worker(client,
     assert count(AuditEvent, AuditEvent.action == "webhook.wrong_account") == 2
 
 
+def test_a_callback_signed_by_b_first_never_takes_the_place_of_twilio_s_own(client, a_and_b):
+    """Stored under (provider, id) alone, B's forgery would have made Twilio's genuine callback a duplicate."""
+    (a, a_number), (_, b_number), _ = a_and_b
+    message_id = sent_text(a, "SM" + "e" * 32)
+    forged = {"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered", "AccountSid": B_SID, "From": b_number,
+              "To": "+12125550140"}
+    assert post(client, "/twilio/status", forged, B_TOKEN).status_code == 200
+    genuine = {**forged, "AccountSid": A_SID, "From": a_number}
+    assert post(client, "/twilio/status", genuine, A_TOKEN, query=f"m={message_id}").status_code == 200
+    assert post(client, "/twilio/status", genuine, A_TOKEN, query=f"m={message_id}").status_code == 200  # again
+    apply()
+    assert sorted((e.signer == f"business:{a.business_id}", e.status) for e in rows(WebhookEvent)) == [
+        (False, "failed"), (True, "applied")]  # B's refused, A's (Twilio's own) applied, stored once
+    assert rows(Message, Message.id == message_id)[0].status == "delivered"
+
+
 def test_an_event_signed_by_a_for_b_number_is_refused_by_the_worker(database, a_and_b):
     """What a sidecar with a stale map could store: the worker still never applies it to B."""
     (a, _), (_, b_number), (_, c_number) = a_and_b
-    messaging.store_events([
-        messaging.TwilioEvent(event_id=f"SM{n}" + "9" * 31, kind="sms.inbound", received_at=datetime.now(UTC),
-                              payload={**text(number, A_SID, sid=f"SM{n}" + "9" * 31), "Body": body,
-                                       "_signer": f"business:{a.business_id}"})
-        for n, number, body in ((1, b_number, "Hello"), (2, c_number, "STOP"))])
+    store_twilio(*(
+        webhooks.VerifiedEvent(event_id=f"SM{n}" + "9" * 31, kind="sms.inbound", signer=f"business:{a.business_id}",
+                               payload={**text(number, A_SID, sid=f"SM{n}" + "9" * 31), "Body": body})
+        for n, number, body in ((1, b_number, "Hello"), (2, c_number, "STOP"))))
     apply()
     assert {e.status for e in rows(WebhookEvent)} == {"failed"}
     assert count(Message) == 0
@@ -178,7 +201,7 @@ def test_the_account_map_is_read_once_not_per_request(client, a_and_b, monkeypat
     real = _accounts._load_accounts
     monkeypatch.setattr(_accounts, "_load_accounts", lambda engine: reads.append(1) or real(engine))
     (_, a_number), _, (_, c_number) = a_and_b
-    client.app.state.twilio.accounts.min_interval = 1.0
+    client.app.state.webhooks.verifiers["twilio"].accounts.min_interval = 1.0
     for n in range(5):
         assert post(client, "/twilio/sms", text(a_number, A_SID, sid=f"SM{n}" + "7" * 31), A_TOKEN).status_code == 200
         assert post(client, "/twilio/sms", text(c_number, PLATFORM_SID, sid=f"SM{n}" + "8" * 31),

@@ -1,9 +1,10 @@
-"""Operators: the stored webhook events of every business, and replaying them.
+"""Operators: the stored webhook events of every business and provider, and replaying them.
 
 Both functions are for operators only and open their cross-business scope through
-``audit.record_operator_access`` (which also records why). Payloads are shown masked:
-phone numbers keep their last four digits, message text and media links are replaced by
-their size, unknown fields are hidden; ids, statuses and counts are shown as they are.
+``audit.record_operator_access`` (which also records why). Each payload is shown as its
+provider's ``shown`` function masks it (Twilio: phone numbers keep their last four
+digits, message text and media links are replaced by their size, unknown fields are
+hidden); a provider not in the list given has every field hidden.
 
 A replay puts events back to ``received``; the worker applies them again, which is
 harmless for an event already applied (applying is idempotent on the provider's id)
@@ -14,6 +15,7 @@ the status it had.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,14 +25,13 @@ from sqlmodel import Session, col, func, select
 from kaimen_core import audit
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, ValidationError
-from kaimen_core.logs import mask_phone
 from kaimen_core.models import Business, WebhookEvent
+from kaimen_core.webhooks._provider import Provider, hide_every_field
 
-__all__ = ["EVENT_STATUSES", "PROVIDERS", "REPLAY_REASONS", "WebhookEventPage", "WebhookEventRow",
-           "list_webhook_events", "replay_webhook_events"]
+__all__ = ["EVENT_STATUSES", "REPLAY_REASONS", "WebhookEventPage", "WebhookEventRow", "list_webhook_events",
+           "replay_webhook_events"]
 
 EVENT_STATUSES = ("received", "applied", "failed")
-PROVIDERS = ("twilio", "stripe")
 PAGE_SIZE = 50
 MAX_REPLAY = 500
 #: Why an operator replays events (the key is recorded in the audit log).
@@ -40,11 +41,6 @@ REPLAY_REASONS = {
     "incident": "Re-applying after an incident",
     "business_asked": "The business asked for it",
 }
-#: Fields shown as they are: provider ids, statuses, counts and codes.
-_SHOWN = frozenset({"MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid", "MessageStatus",
-                    "SmsStatus", "NumMedia", "NumSegments", "ErrorCode", "ApiVersion", "erased"})
-_PHONES = frozenset({"From", "To"})
-_SIZED = ("Body", "MediaUrl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +51,7 @@ class WebhookEventRow:
     provider: str
     kind: str
     event_id: str
+    signer: str
     business_id: int | None
     business_name: str | None
     status: str
@@ -78,29 +75,16 @@ class WebhookEventPage:
         return max(1, -(-self.total // self.page_size))
 
 
-def masked_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """A payload safe to show: no full phone number, no message text, no media link."""
-    shown: dict[str, Any] = {}
-    for name, value in payload.items():
-        if name in _SHOWN:
-            shown[name] = value
-        elif name in _PHONES:
-            shown[name] = mask_phone(str(value))
-        elif name.startswith(_SIZED):
-            shown[name] = f"[{len(str(value))} characters]"
-        elif name in ("_query", "_signer"):
-            shown[name] = value  # the status callback's own message id (m=...); who signed it
-        else:
-            shown[name] = "[hidden]"
-    return shown
-
-
-def list_webhook_events(session: Session, *, actor: Actor, provider: str | None = None, status: str | None = None,
-                        business_id: int | None = None, page: int = 1,
+def list_webhook_events(session: Session, *, actor: Actor, providers: Sequence[Provider], provider: str | None = None,
+                        status: str | None = None, business_id: int | None = None, page: int = 1,
                         page_size: int = PAGE_SIZE) -> WebhookEventPage:
-    """Operators: stored events, newest first, one page at a time, filtered by provider, status, business."""
+    """Operators: stored events, newest first, one page at a time, filtered by provider, status, business.
+
+    ``providers``: the providers whose events may be listed (each masks its own payloads).
+    """
     audit.record_operator_access(session, actor=actor, purpose="webhook_events", business_id=business_id)
-    if provider is not None and provider not in PROVIDERS:
+    shown = {known.name: known.shown for known in providers}
+    if provider is not None and provider not in shown:
         raise ValidationError(f"Unknown provider {provider!r}.", field="provider")
     if status is not None and status not in EVENT_STATUSES:
         raise ValidationError(f"Unknown status {status!r}.", field="status")
@@ -118,9 +102,9 @@ def list_webhook_events(session: Session, *, actor: Actor, provider: str | None 
                                                       isouter=True)
              .where(*conditions).order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())
              .offset((page - 1) * page_size).limit(page_size))
-    rows = [WebhookEventRow(event.id, event.provider, event.kind, event.event_id, event.business_id, name,
-                            event.status, event.error, event.received_at, event.processed_at,
-                            masked_payload(event.payload or {}))
+    rows = [WebhookEventRow(event.id, event.provider, event.kind, event.event_id, event.signer, event.business_id,
+                            name, event.status, event.error, event.received_at, event.processed_at,
+                            shown.get(event.provider, hide_every_field)(event.payload or {}))
             for event, name in session.exec(query)]
     return WebhookEventPage(rows, page, page_size, int(total))
 
