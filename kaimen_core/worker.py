@@ -6,7 +6,7 @@ STOP that has arrived is applied before any queued text is sent, then runs due j
 Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
 sweep that queues due booking reminders; every minute), ``search_index`` (folding the
 customers added, changed or removed into the search blocks of large businesses, see
-kaimen_core.customers._search_index; every minute) and ``retention`` (the purge of
+kaimen_core.customers.search; every minute) and ``retention`` (the purge of
 records past their business's retention periods; once a day).
 A handler that raises is retried with backoff (kaimen_core.jobs) until its attempts run
 out, then the job stays ``failed`` with the error; a text's own failure reason is kept
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from kaimen_core import db, jobs, retention
-from kaimen_core.customers._search_upkeep import refresh_search_indexes
+from kaimen_core.customers import refresh_search_indexes
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._delivery import RetryLater, deliver
 from kaimen_core.messaging._events import apply_pending_webhooks

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.customers._search_upkeep import refresh_search_index
+from kaimen_core.customers import forget_customers
 from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
 from kaimen_core.messaging._text import phone_hash
 from kaimen_core.models import PrivacyRequest, utcnow
@@ -110,9 +110,9 @@ def run_steps(step: str, *, actor: Actor, business_id: int, request_ids: Sequenc
             failures.update(steps.prepare(session, todo, cps))
         elif step == "database":
             steps.database(session, todo, cps)
-            # the search blocks forget the customers now, not at the worker's next fold:
-            # the verification that follows reads every table
-            refresh_search_index(session, business_id=business_id)
+            # the search blocks forget the customers in this transaction, not at the worker's next fold
+            forget_customers(session, business_id=business_id,
+                             customer_ids=[cps[row.id]["subject"]["customer_id"] for row in todo])
         elif step == "verification":
             failures.update(steps.verification(session, todo, cps, in_flight=list(rows)))
         elif step == "providers":

@@ -33,7 +33,7 @@ _SORT_INDEXES = {
     "ix_customers_business_updated_id": "(business_id, updated_at DESC, id DESC)",
 }
 _BEFORE = ("ix_customers_business_name_id", "ix_customers_business_created_id")  # as 0002 made them
-#: Kept in step with kaimen_core.customers._search_sql (SHORT_TEXT_BYTES).
+#: Kept in step with kaimen_core.customers.search.statements (INDEXED_TEXT_BYTES).
 SHORT, LONG = "octet_length(search_text) <= 1800", "octet_length(search_text) > 1800"
 
 
