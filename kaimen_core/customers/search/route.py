@@ -159,11 +159,16 @@ class Finder:
         date order, for a one-letter term, or when the blocks are not ready (unless forced)."""
         if self.sort_key.column != "name" or len(self.needle) < 2:
             return None
-        if not force and not blocks.ready(self.session, self.business_id):
+        if not force and not self.blocks_ready:
             return None
         rows = self._run(blocks.skim(), pieces=blocks.pieces(self.needle), wanted=wanted, skip=self.skip,
                          dense_lead=self.route.dense_lead, dense_blocks=self.route.dense_blocks).all()
         return self._found("skim", rows)
+
+    @cached_property
+    def blocks_ready(self) -> bool:
+        """Whether the business's blocks can be used now, once asked."""
+        return blocks.ready(self.session, self.business_id)
 
     def _walk_all(self, wanted: int) -> list[int]:
         """The first ``wanted`` matches: skimmed when the blocks are ready, else walked."""
