@@ -47,9 +47,9 @@ MAX_CHANGES = 1000
 DENSE_LEAD, DENSE_BLOCKS = 16, 12
 
 #: A business's blocks with their bounds: the first customer's (name, id) and the next
-#: block's (NULL for the last block). Block 0 starts at ('', 0), before every customer.
+#: block's (NULL for the last block). Block 0 starts at id 0, before every customer.
 BOUNDS = """
-    SELECT r.business_id, r.block, coalesce(s.name, '') AS start_name, r.start_id, e.name AS end_name,
+    SELECT r.business_id, r.block, s.name AS start_name, r.start_id, e.name AS end_name,
            n.start_id AS end_id
     FROM customer_search_blocks r
     LEFT JOIN customers s ON s.id = r.start_id AND s.business_id = r.business_id
@@ -57,9 +57,9 @@ BOUNDS = """
     LEFT JOIN customers e ON e.id = n.start_id AND e.business_id = r.business_id"""
 #: Whether a block starts at a customer renamed or removed since the last fold: its bound
 #: then says nothing of where the block began, and the blocks wait for the fold.
-MOVED_START = """EXISTS (SELECT FROM customer_search_changes ch JOIN customer_search_blocks b
-                         ON b.business_id = ch.business_id AND b.start_id = ch.customer_id
-                         WHERE ch.business_id = :business AND ch.moved)"""
+MOVED_START = """EXISTS (SELECT FROM customer_search_blocks b WHERE b.business_id = :business
+                         AND b.start_id = ANY(ARRAY(SELECT ch.customer_id FROM customer_search_changes ch
+                                                    WHERE ch.business_id = :business AND ch.moved)))"""
 
 
 def pieces(needle: str) -> list[int]:
@@ -74,19 +74,20 @@ def pieces(needle: str) -> list[int]:
 def in_block(block: str, columns: str, *, short: bool | None = None, where: str = "", limit: bool = True) -> str:
     """A lateral read of the customers in ``block`` (a row of :data:`BOUNDS`) through the
     ``(business, name, id)`` indexes, in name order: ``short`` rows only, long ones only, or
-    both, up to ``wanted`` of each when ``limit``. The last block has no end, and is read by
-    a part of its own (a NULL bound would leave no index condition)."""
+    both, up to ``wanted`` of each when ``limit``. The first block has no start and the
+    last no end: each is read by parts of its own, since a bound that is NULL (or made
+    with ``coalesce``, which row-level security does not let into an index condition)
+    would leave the index without one."""
     sizes = {True: [f"<= {INDEXED_TEXT_BYTES}"], False: [f"> {INDEXED_TEXT_BYTES}"],
              None: [f"<= {INDEXED_TEXT_BYTES}", f"> {INDEXED_TEXT_BYTES}"]}[short]
-    parts, cut = [], " LIMIT :wanted" if limit else ""
-    for size in sizes:
-        common = (f"c.business_id = :business AND octet_length(c.search_text) {size} "
-                  f"AND (c.name, c.id) >= ({block}.start_name, {block}.start_id) {where}")
-        parts.append(f"(SELECT {columns} FROM customers c WHERE {block}.end_id IS NOT NULL AND {common} "
-                     f"AND (c.name, c.id) < ({block}.end_name, {block}.end_id) ORDER BY c.name, c.id{cut})")
-        parts.append(f"(SELECT {columns} FROM customers c WHERE {block}.end_id IS NULL AND {common} "
-                     f"ORDER BY c.name, c.id{cut})")
-    return " UNION ALL ".join(parts)
+    b = block
+    starts = (f"{b}.start_id = 0", f"{b}.start_id <> 0 AND (c.name, c.id) >= ({b}.start_name, {b}.start_id)")
+    ends = (f"{b}.end_id IS NULL", f"{b}.end_id IS NOT NULL AND (c.name, c.id) < ({b}.end_name, {b}.end_id)")
+    cut = " LIMIT :wanted" if limit else ""
+    return " UNION ALL ".join(
+        f"(SELECT {columns} FROM customers c WHERE {start} AND {end} AND c.business_id = :business "
+        f"AND octet_length(c.search_text) {size} {where} ORDER BY c.name, c.id{cut})"
+        for size in sizes for start in starts for end in ends)
 
 
 #: The blocks whose bits are set for every piece of the term (NULL when a piece is in none).

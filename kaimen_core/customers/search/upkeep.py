@@ -85,7 +85,7 @@ _TAKE = text(f"""
                   RETURNING customer_id, stale_block),
     placed AS (
         SELECT x.is_row, max(x.block) OVER (ORDER BY x.name, x.id, x.is_row ROWS UNBOUNDED PRECEDING) AS block
-        FROM (SELECT b.start_name AS name, b.start_id AS id, b.block, false AS is_row FROM ({BOUNDS}) b
+        FROM (SELECT coalesce(b.start_name, '') AS name, b.start_id AS id, b.block, false AS is_row FROM ({BOUNDS}) b
               WHERE b.business_id = :business
               UNION ALL
               SELECT c.name, c.id, NULL, true FROM gone JOIN customers c
