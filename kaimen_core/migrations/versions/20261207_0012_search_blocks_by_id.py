@@ -30,23 +30,26 @@ depends_on = None
 
 
 def _record(rows: str) -> str:
-    """A trigger's INSERT of change rows for ``rows`` (business_id, id, name, moved: the
-    rows before the statement), each with the block it was in: the last block whose first
-    customer sorts at or before it (by that customer's name before the statement)."""
+    """A trigger's change rows for ``rows`` (business_id, id, name, moved: the rows before
+    the statement). A row whose name changed, or that was removed, also gets the block it
+    was in: the last block whose first customer sorts at or before it (that customer's
+    name before the statement), found for all of them at once; a row that kept its name
+    is in the block it was in, which the fold finds."""
     return f"""
+    INSERT INTO customer_search_changes (business_id, customer_id) SELECT r.business_id, r.id FROM ({rows}) r
+    WHERE NOT r.moved;
     INSERT INTO customer_search_changes (business_id, customer_id, stale_block, moved)
-    SELECT y.business_id, y.id, y.block, y.moved FROM (
+    SELECT y.business_id, y.id, y.block, true FROM (
         SELECT x.*, max(x.start_block) OVER (PARTITION BY x.business_id ORDER BY x.name, x.id, x.is_row
                                              ROWS UNBOUNDED PRECEDING) AS block
-        FROM (SELECT r.business_id, r.name::text AS name, r.id, r.moved, NULL::int AS start_block, true AS is_row
-              FROM ({rows}) r
+        FROM (SELECT r.business_id, r.name::text AS name, r.id, NULL::int AS start_block, true AS is_row
+              FROM ({rows}) r WHERE r.moved
               UNION ALL
-              SELECT b.business_id, coalesce(o.name, c.name, '')::text, b.start_id, false, b.block, false
+              SELECT b.business_id, coalesce(o.name, c.name, '')::text, b.start_id, b.block, false
               FROM customer_search_blocks b
               LEFT JOIN before o ON o.id = b.start_id
-              LEFT JOIN customers c ON o.id IS NULL AND c.id = b.start_id
-                                   AND c.business_id = b.business_id
-              WHERE b.business_id IN (SELECT business_id FROM ({rows}) r)) x
+              LEFT JOIN customers c ON o.id IS NULL AND c.id = b.start_id AND c.business_id = b.business_id
+              WHERE b.business_id IN (SELECT r.business_id FROM ({rows}) r WHERE r.moved)) x
     ) y WHERE y.is_row;"""
 
 
