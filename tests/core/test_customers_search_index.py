@@ -254,6 +254,19 @@ def _business_of(customers: int):
     return tenant
 
 
+def test_the_fold_starts_no_block_at_a_customer_renamed_since(database):
+    # Cut evenly, block 1 would start at the renamed customer, whose change row then
+    # moves that bound again: the fold picks among customers whose names have held.
+    tenant = _business_of(40)
+    _build(tenant.business_id, 4)
+    _rename(_start_ids(tenant.business_id)[1], "Client 03a")  # Client 04
+    assert _fold(tenant.business_id, block_rows=4, blocks_from=5) == "refreshed"
+    assert _ready(tenant.business_id) and _starts(tenant.business_id)[:3] == ["", "Client 03", "Client 08"]
+    assert _waiting(tenant.business_id) == 0
+    page = _search(tenant.owner, query="client 03", route=Route("reach"))
+    assert [c.name for c in page.customers] == ["Client 03", "Client 03a"] and page.route == "skim"
+
+
 def test_pieces_are_hashed_alike_in_python_and_in_the_database(database):
     words = ["zoe", "ana gar", "zoë", "\U0001d538x1", "#vip", "1212555", "zo", "\U0001d538\U0001d539"]
     with db.system_session() as session:

@@ -68,20 +68,26 @@ _MOVED = text("""
     SELECT DISTINCT b.block FROM customer_search_blocks b JOIN customer_search_changes ch
         ON ch.business_id = b.business_id AND ch.customer_id = b.start_id AND ch.moved
     WHERE b.business_id = :business ORDER BY 1""")
-#: The ids of the customers from block ``first``'s start to block ``last``'s end, in name order.
+#: The customers from block ``first``'s start to block ``last``'s end that may start a
+#: block (none renamed since the last fold), in name order.
+_UNMOVED = ("AND NOT EXISTS (SELECT FROM customer_search_changes ch WHERE ch.business_id = :business "
+            "AND ch.customer_id = c.id AND ch.moved)")
 _RUN = text(f"""
     SELECT c.id FROM (SELECT a.start_name, a.start_id, z.end_name, z.end_id FROM ({BOUNDS}) a, ({BOUNDS}) z
                       WHERE a.business_id = :business AND a.block = :first
                         AND z.business_id = :business AND z.block = :last) b
-    CROSS JOIN LATERAL ({in_block('b', 'c.name, c.id', limit=False)}) c ORDER BY c.name, c.id""")
+    CROSS JOIN LATERAL ({in_block('b', 'c.name, c.id', where=_UNMOVED, limit=False)}) c ORDER BY c.name, c.id""")
 _START = text("UPDATE customer_search_blocks SET start_id = :id WHERE business_id = :business AND block = :block")
 
 #: Removes the change rows (of ``ids``, or all); returns the blocks they touch: where each
 #: changed or removed row was, and where each changed or added row is now (the last block
-#: starting at or before it).
+#: starting at or before it). A block's first customer renamed since the blocks were cut
+#: (by a transaction that committed meanwhile) keeps their change row for the next fold.
 _TAKE = text(f"""
     WITH gone AS (DELETE FROM customer_search_changes WHERE business_id = :business
                   AND (CAST(:ids AS bigint[]) IS NULL OR customer_id = ANY(:ids))
+                  AND NOT (moved AND customer_id IN (SELECT start_id FROM customer_search_blocks
+                                                     WHERE business_id = :business))
                   RETURNING customer_id, stale_block),
     placed AS (
         SELECT x.is_row, max(x.block) OVER (ORDER BY x.name, x.id, x.is_row ROWS UNBOUNDED PRECEDING) AS block
