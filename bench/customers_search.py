@@ -28,7 +28,7 @@ import psycopg
 from customers_seed import bench_database, drop_kept, new_business, owner_of, psql_url, seed_customers
 
 from kaimen_core import customers, db
-from kaimen_core.customers._search_upkeep import refresh_search_indexes
+from kaimen_core.customers import refresh_search_indexes
 
 QUERIES = {
     "browse, sorted by name": {"query": None, "sort": "name"},
@@ -45,7 +45,7 @@ QUERIES = {
     "no match 'zzq'": {"query": "zzq", "sort": "name"},
     # A term in many rows that sit together late in the sort order: the sort index alone
     # reads every row before them, the trigram index collects all of them; the search
-    # blocks (kaimen_core.customers._search_index) point to the first ones.
+    # blocks (kaimen_core.customers.search.blocks) point to the first ones.
     "last name 'walsh' (4.5%)": {"query": "walsh", "sort": "name"},
     "first name 'zoe' (4%, last)": {"query": "zoe", "sort": "name"},
     "two letters 'zo' (4%, last)": {"query": "zo", "sort": "name"},

@@ -7,7 +7,7 @@ applied before any queued text is sent, then runs due jobs.
 Handlers by job kind: ``send_message`` (deliver one queued text), ``reminders`` (the
 sweep that queues due booking reminders; every minute), ``search_index`` (folding the
 customers added, changed or removed into the search blocks of large businesses, see
-kaimen_core.customers._search_index; every minute) and ``retention`` (the purge of
+kaimen_core.customers.search; every minute) and ``retention`` (the purge of
 records past their business's retention periods; once a day).
 A handler that raises is retried with backoff (kaimen_core.jobs) until its attempts run
 out, then the job stays ``failed`` with the error; a text's own failure reason is kept
@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from kaimen_core import db, jobs, retention, webhooks
-from kaimen_core.customers._search_upkeep import refresh_search_indexes
+from kaimen_core.customers import refresh_search_indexes
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging import RetryLater, deliver, send_due_reminders
 from kaimen_core.models import Job, utcnow

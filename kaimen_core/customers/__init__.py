@@ -23,7 +23,17 @@ from kaimen_core.customers._csv_read import (
 )
 from kaimen_core.customers._directory import create_customer, get_customer, update_customer
 from kaimen_core.customers._operator import operator_export, operator_import
-from kaimen_core.customers._search import PAGE_SIZE, SORTS, CustomerPage, search_customers
+from kaimen_core.customers.search import (
+    PAGE_SIZE,
+    SORTS,
+    CustomerPage,
+    Route,
+    build_search_blocks,
+    forget_customers,
+    refresh_search_index,
+    refresh_search_indexes,
+    search_customers,
+)
 from kaimen_core.models.customers import CONSENT_METHODS, CustomerCreate, CustomerPublic, CustomerUpdate
 
 __all__ = [
@@ -45,10 +55,13 @@ __all__ = [
     "ImportReport",
     "MessageLine",
     "PrivacyLine",
+    "Route",
     "RowIssue",
+    "build_search_blocks",
     "create_customer",
     "customer_history",
     "export_customers",
+    "forget_customers",
     "get_customer",
     "import_customers",
     "list_consent_events",
@@ -57,6 +70,8 @@ __all__ = [
     "operator_import",
     "read_csv",
     "record_consent",
+    "refresh_search_index",
+    "refresh_search_indexes",
     "search_customers",
     "suggest_mapping",
     "unneutralise",

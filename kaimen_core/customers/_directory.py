@@ -1,5 +1,5 @@
 """The customer directory: add, edit, look up, and the search condition (name, email,
-tag, or a phone number in any format). Searching, sorting and paging: ``_search``.
+tag, or a phone number in any format). Searching, sorting and paging: ``search``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.customers._search_upkeep import refresh_search_index
+from kaimen_core.customers import forget_customers
 from kaimen_core.exceptions import ConfigurationError, KaimenError, ValidationError
 from kaimen_core.messaging import own_account, phone_hash
 from kaimen_core.models import PrivacyRequest, utcnow
@@ -122,9 +122,10 @@ class Step:
 def _database(context: StepContext) -> dict[int, str]:
     session, business_id = context.session, context.business_id
     steps.database(session, context.todo, context.cps)
-    # the search blocks forget the customers now, not at the worker's next fold:
-    # the verification that follows reads every table
-    refresh_search_index(session, business_id=business_id)
+    # the search blocks forget the customers in this transaction, not at the worker's next
+    # fold: the verification that follows reads every table
+    forget_customers(session, business_id=business_id,
+                     customer_ids=[context.cps[row.id]["subject"]["customer_id"] for row in context.todo])
     return {}
 
 

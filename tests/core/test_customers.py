@@ -169,33 +169,25 @@ def test_rows_written_by_any_orm_path_are_searchable_and_blanking_them_clears_th
 
 # --- search routes --------------------------------------------------------------------
 # On PostgreSQL a substring search reads the sort index, or collects its matches through
-# the trigram index, or both (kaimen_core.customers._search). Every route must give exactly
-# the page the plain definition gives: the matches sorted by the key, then the id.
+# the trigram index, or both (kaimen_core.customers.search.route). Every route must give
+# exactly the page the plain definition gives: the matches sorted by the key, then the id.
 
-_RARE = {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": 1.0}  # terms whose lookup reads a short list
-_TWICE = {"SAMPLE_ROWS": 4, "_COMMON": 10**6, "_SHORT_LIST": -1.0}  # found, but fewer than _COMMON times
-_ROUTES = {  # module settings that send every search down one route
-    "reach the page in the sort index": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 10_000},
-    "reach, then trigram matches": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2},
-    "reach, then the long walk": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "RARE_MATCHES": 0},
-    "reach, then walk on": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2, "WALK_ON": -1},
-    "trigram matches in the business's list": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 10**9},
-    "trigram matches in the term's lists only": {**_RARE, "FEW_MATCHES": 10**6, "_ROW_PER_LIST_ENTRY": 0},
-    "a few trigram matches, then reach": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 10_000},
-    "a few, reach, then trigram matches": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2},
-    "a few, reach, trigram, then the long walk": {**_RARE, "FEW_MATCHES": 0, "WALK_REACH": 2, "RARE_MATCHES": 0},
+_ROUTES = {  # routes forced through search_customers(route=...), with limits that make each step hand on
+    "reach the page in the sort index": customers.Route("reach", reach=10_000),
+    "reach, then trigram matches": customers.Route("reach", reach=2),
+    "reach, then the long walk": customers.Route("reach", reach=2, most=0),
+    "trigram matches in the business's list": customers.Route("collect", few=10**6, by_business=True),
+    "trigram matches in the term's lists only": customers.Route("collect", few=10**6, by_business=False),
+    "a few trigram matches, then reach": customers.Route("collect", few=0, reach=10_000),
+    "a few, reach, then trigram matches": customers.Route("collect", few=0, reach=2),
+    "a few, reach, trigram, then the long walk": customers.Route("collect", few=0, reach=2, most=0),
     # more matches than collected: the sort index is read up to the last of the page's worth found
-    "a few trigram matches overflow: up to where they end": {**_RARE, "FEW_MATCHES": 6},
-    "a few trigram matches overflow, too sparse to walk: collect more": {**_RARE, "FEW_MATCHES": 6,
-                                                                           "WALK_REACH": 0},
-    "a few overflow, too sparse to walk; more overflow: up to where they end": {
-        **_RARE, "FEW_MATCHES": 6, "WALK_REACH": 0, "RARE_MATCHES": 7},
-    "reach, then trigram matches overflow: up to where they end": {"SAMPLE_ROWS": 4, "_COMMON": 1, "WALK_REACH": 2,
-                                                                   "RARE_MATCHES": 6},
-    "found twice: reach": {**_TWICE, "WALK_REACH": 10_000},
-    "found twice: reach, then trigram matches": {**_TWICE, "WALK_REACH": 2},
-    "found twice: reach, then the long walk": {**_TWICE, "WALK_REACH": 2, "RARE_MATCHES": 0},
-    "found twice: reach, then walk on": {**_TWICE, "WALK_REACH": 2, "WALK_ON": -1},
+    "a few trigram matches overflow: up to where they end": customers.Route("collect", few=6),
+    "a few trigram matches overflow, too sparse to walk: collect more": customers.Route("collect", few=6, reach=0),
+    "a few overflow, too sparse to walk; more overflow: up to where they end": customers.Route(
+        "collect", few=6, reach=0, most=7),
+    "reach, then trigram matches overflow: up to where they end": customers.Route("reach", reach=2, most=6),
+    "walk the sort index": customers.Route("walk"),
 }
 _FIRST = ["Ana", "Ben", "Chloe", "Dana", "Eli"]
 _LAST = ["Garcia", "Moss", "Ruiz", "Tanaka"]
@@ -237,26 +229,20 @@ def _expected(made, needle: str, sort: str) -> list[int]:
 
 
 @pytest.mark.parametrize("route", list(_ROUTES))
-def test_every_search_route_gives_the_same_pages(database, directory, monkeypatch, route):
-    from kaimen_core.customers import _search as engine
-
-    for name, value in _ROUTES[route].items():
-        monkeypatch.setattr(engine, name, value)
-    walked_on = []  # what each walk after a reach gave: a "walk on" route must be taken
-    walk_on = engine._Substring._walk_on
-    monkeypatch.setattr(engine._Substring, "_walk_on", lambda self, wanted: walked_on.append(walk_on(self, wanted))
-                        or walked_on[-1])
+def test_every_search_route_gives_the_same_pages(database, directory, route):
     tenant, made = directory
     by_id = {c.id: c for c in made}
     for needle in ("garcia", "ana g", "a r", "client1", "@example.com", "#vip", "5550213", "chloe ruiz", "zzq"):
         for sort in ("name", "newest", "recently_updated"):
             expected = _expected(made, needle, sort)
-            pages = [_search(tenant.owner, query=needle, sort=sort, page=p, page_size=4) for p in range(3)]
+            pages = [_search(tenant.owner, query=needle, sort=sort, page=p, page_size=4, route=_ROUTES[route])
+                     for p in range(3)]
             assert [c.id for page in pages for c in page.customers] == expected[:12], (needle, sort)
             # each customer as the page shows it, however the route read the row
             assert [c for page in pages for c in page.customers] == [by_id[i] for i in expected[:12]]
             assert [page.has_next for page in pages] == [len(expected) > 4 * (p + 1) for p in range(3)], needle
-    assert any(ids is not None for ids in walked_on) == ("walk on" in route and database.kind == "postgres")
+            routes = {page.route for page in pages}
+            assert routes <= ({"walk", "reach", "collect"} if database.kind == "postgres" else {"rows"}), routes
 
 
 def test_a_search_sees_changes_made_earlier_in_the_same_session(directory):
@@ -279,16 +265,15 @@ def test_browsing_pages_through_every_row_in_sort_order(directory):
         assert [page.has_next for page in pages] == [True] * 5 + [False], sort
 
 
-def test_a_term_whose_pieces_are_in_every_row_is_found_by_its_rare_part(directory, monkeypatch):
-    from kaimen_core.customers import _search as engine
-    from kaimen_core.customers._search_terms import rare_part, rarest_share
+def test_a_term_whose_pieces_are_in_every_row_is_found_by_its_rare_part(database, directory):
+    from kaimen_core.customers.search.route import rare_part, rarest_share
 
-    monkeypatch.setattr(engine, "SAMPLE_ROWS", 10)
-    monkeypatch.setattr(engine, "_COMMON", 10**6)
     tenant, made = directory
     # "client" and "example" are in every row: the lookup uses only the part between them.
     assert rare_part("client27@example.com", ["client1@example.com"] * 10) == "nt27@e"
-    assert [c.id for c in _search(tenant.owner, query="client27@example.com").customers] == [made[27].id]
+    page = _search(tenant.owner, query="client27@example.com", route=customers.Route("collect"))
+    assert [c.id for c in page.customers] == [made[27].id]
+    assert page.route == ("collect" if database.kind == "postgres" else "rows")
     assert rare_part("client", ["client1@example.com"] * 10) is None  # nothing rare: read the sort index
     assert rare_part("ab", []) is None  # too short for a trigram
     # the rarest piece of letters or digits: "27@" and "7@e" are not looked up as such
@@ -308,62 +293,17 @@ def test_search_leaves_the_planner_settings_as_it_found_them(directory):
     assert tuple(after) == tuple(before) == ("on", "on")
 
 
-def test_a_reach_is_walked_on_only_when_the_business_likely_holds_more_than_a_collect_would_sort(monkeypatch):
-    from kaimen_core.customers import _search as engine
-
-    finder = engine._Substring.__new__(engine._Substring)  # no statement runs: the estimates are given
-    finder.session, finder.business_id, finder.needle = None, 1, "walsh"
-    walked = []
-    monkeypatch.setattr(engine._Substring, "_walk", lambda self, wanted: walked.append(wanted) or [1])
-    for rows, share, walks in ((None, 0.5, False),  # never analyzed, or no statistics for LIKE
-                               (engine.WALK_ON, 1.0, False),  # a business no bigger than WALK_ON
-                               (100_000, 0.03, False),  # 3,000 likely matches: a collect sorts them
-                               (100_000, 0.05, True)):  # 5,000: more than WALK_ON
-        monkeypatch.setattr(engine._Substring, "_business_rows", lambda self, rows=rows: rows)
-        monkeypatch.setattr(engine, "term_share", lambda session, business, needle, share=share: share)
-        walked.clear()
-        assert (finder._walk_on(51) is not None) == walks == bool(walked), (rows, share)
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("database", ["postgres"], indirect=True)
-def test_the_planner_tells_a_common_term_from_one_in_no_row(database):
-    # After a reach that did not fill its page, the planner's estimate of how many rows hold
-    # the term (ANALYZE samples the whole table) decides between reading on and collecting.
-    # The estimate reads the column's histogram, which takes a hundred rows or more, and
-    # keeps 1,000 bounds (migration 0010) so that names do not slip between them.
-    from sqlalchemy import text
-
-    from kaimen_core.customers._search_estimates import term_share
-
-    with database.owner.begin() as connection:
-        target = connection.execute(text("SELECT attstattarget FROM pg_attribute WHERE attname = 'search_text' "
-                                         "AND attrelid = 'customers'::regclass")).scalar_one()
-    assert target == 1000
-    tenant = make_business()
-    for i in range(150):
-        _add(tenant.owner, name=f"{'Walsh' if i % 3 == 0 else 'Moss'} {i:03d}", email=f"c{i}@example.com")
-    with database.owner.begin() as connection:
-        connection.execute(text("ANALYZE customers"))
-    with db.tenant_session(tenant.owner) as session:
-        common = term_share(session, tenant.business_id, "walsh")
-        nowhere = term_share(session, tenant.business_id, "zzq")
-        literal = term_share(session, tenant.business_id, "_")  # LIKE's wildcard, taken literally
-    assert 0.15 < common < 0.6
-    assert nowhere < 0.02 and literal < 0.02
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_later_page_of_a_walk_reads_only_its_own_customers(directory):
 
-    from kaimen_core.customers import _search_planner, _search_sql
+    from kaimen_core.customers.search import statements
 
     tenant, made = directory
-    walk = _search_sql.walk(_search_sql.SortKey("name", False))
+    walk = statements.walk(statements.SortKey("name", False))
     with db.tenant_session(tenant.owner) as session:
         connection = session.connection()
-        with _search_planner.planner(session, _search_planner.SORT_INDEX):
+        with statements.planner(session, statements.SORT_INDEX):
             compiled = walk.compile(connection)
             params = {**compiled.params, "business": tenant.business_id, "needle": "example.com", "skip": 8,
                       "wanted": 13}  # page 3 of 4 (and one more to tell whether a page follows)
@@ -385,16 +325,14 @@ def test_a_later_page_of_a_walk_reads_only_its_own_customers(directory):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
-def test_a_walk_of_the_sort_index_is_planned_once_not_on_every_search(directory, monkeypatch):
+def test_a_walk_of_the_sort_index_is_planned_once_not_on_every_search(directory):
     from sqlalchemy import text
 
-    from kaimen_core.customers import _search as engine
-
-    monkeypatch.setattr(engine, "SAMPLE_ROWS", 10**6)  # a small business: every search walks
     tenant, made = directory
     with db.tenant_session(tenant.owner) as session:
         for _ in range(12):  # the driver prepares a statement on its fifth run
-            page = customers.search_customers(session, actor=tenant.owner, query="garcia")
+            page = customers.search_customers(session, actor=tenant.owner, query="garcia",
+                                              route=customers.Route("walk"))
         plans = session.exec(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
                                   "WHERE statement LIKE 'SELECT shown.id%'")).all()
     assert [c.id for c in page.customers] == _expected(made, "garcia", "name")
@@ -405,10 +343,11 @@ def test_a_walk_of_the_sort_index_is_planned_once_not_on_every_search(directory,
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_security(database):
     # The app's role may not read pg_stats; the planner's estimates tell a trigram lookup
-    # whether reading the business's own list is worth it (kaimen_core.customers._search).
+    # whether reading the business's own list is worth it (kaimen_core.customers.search.route).
     from sqlalchemy import text
 
-    from kaimen_core.customers._search_estimates import business_share
+    from kaimen_core.customers.search.route import Finder
+    from kaimen_core.customers.search.statements import SortKey
 
     big, small = make_business(), make_business()
     for i in range(40):
@@ -418,7 +357,8 @@ def test_a_search_learns_its_business_s_share_of_the_table_under_row_level_secur
     shares = []
     for tenant in (big, small):
         with db.tenant_session(tenant.owner) as session:
-            shares.append(business_share(session, tenant.business_id))
+            shares.append(Finder(session, tenant.business_id, "client", SortKey("name", False), skip=0,
+                                 route=None).share)
     assert shares == [pytest.approx(0.75, abs=0.02), pytest.approx(0.25, abs=0.02)]
 
 

@@ -38,7 +38,7 @@ from kaimen_core import (
     webhooks,
 )
 from kaimen_core.actors import Actor
-from kaimen_core.customers._search_upkeep import build
+from kaimen_core.customers import build_search_blocks as build
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
 from kaimen_core.webhook_providers import PROVIDERS
@@ -296,21 +296,17 @@ PRIMITIVES.update({
                                                "business; RLS scopes the rows it reads to that business",
     "customers._csv_write.write_rows": "the import's set-based write, called only by customers.import_customers "
                                        "with the actor's business; RLS's WITH CHECK refuses rows of any other",
-    "customers._search_estimates.business_share": "the planner's estimate (EXPLAIN, no row read) of a business's "
-                                                  "share of the table, called only by customers.search_customers "
-                                                  "with the actor's business",
-    "customers._search_estimates.term_share": "the planner's estimate (EXPLAIN, no row read) of how many rows hold "
-                                              "a term, from table-wide statistics, called only by "
-                                              "customers.search_customers with the actor's business",
-    "customers._search_sql.customers_in_order": "reads a page's customers by id on the connection of a session "
-                                                "that customers.search_customers opened for the actor; RLS and "
-                                                "its business condition scope the rows to that business",
-    "customers._search_index.ready": "whether a business has search blocks, called only by "
+    "customers.search.statements.customers_in_order": "reads a page's customers by id on the connection of a "
+                                                      "session that customers.search_customers opened for the "
+                                                      "actor; RLS and its business condition scope the rows",
+    "customers.search.blocks.ready": "whether a business has search blocks, called only by "
                                      "customers.search_customers with the actor's business; RLS scopes what it reads",
-    "customers._search_upkeep.build": "the worker's rebuild of one business's search blocks from its own customers, "
-                                     "in a system session; no page or tenant code calls it",
-    "customers._search_upkeep.refresh_search_index": "the worker's fold of one business's search changes, in a system "
-                                                    "session; it reads and writes only that business's rows",
+    "customers.build_search_blocks": "the rebuild of one business's search blocks from its own customers, in a "
+                                     "system session (the worker's fold); no page or tenant code calls it",
+    "customers.refresh_search_index": "the worker's fold of one business's search changes, in a system session; "
+                                      "it reads and writes only that business's rows",
+    "customers.forget_customers": "the erasure's fold of its customers' search changes, in the erasure's system "
+                                  "session for the request's business; it reads and writes only that business's rows",
     "messaging.deliver": "the worker's send job for a message the send path queued, in a system session; no page "
                          "or tenant code calls it",
     "messaging.own_account": "a business's own Twilio account, read in a system session by the worker's delivery "

@@ -1,7 +1,7 @@
 """Customers: the sort indexes also carry the search column, so a search walks them alone.
 
 A substring search first reads the first entries of its sort order and keeps the
-matches (see kaimen_core.customers._search). With ``search_text`` included in
+matches (see kaimen_core.customers.search). With ``search_text`` included in
 ``(business, key, id)`` that walk is an index-only scan: the table is not visited for
 the rows that do not match. One such index per sort (name, newest, recently updated);
 the first two replace migration 0002's indexes of the same name without the column.
@@ -33,7 +33,7 @@ _SORT_INDEXES = {
     "ix_customers_business_updated_id": "(business_id, updated_at DESC, id DESC)",
 }
 _BEFORE = ("ix_customers_business_name_id", "ix_customers_business_created_id")  # as 0002 made them
-#: Kept in step with kaimen_core.customers._search_sql (SHORT_TEXT_BYTES).
+#: Kept in step with kaimen_core.customers.search.statements (INDEXED_TEXT_BYTES).
 SHORT, LONG = "octet_length(search_text) <= 1800", "octet_length(search_text) > 1800"
 
 

@@ -17,7 +17,7 @@ for each two- and three-character piece of the search column, the blocks whose r
   last summarised (written by the triggers below, in the same transaction as the change;
   ids only, no personal data), and the block a changed or removed row was in. A search
   reads the changed rows themselves; the worker folds them into the bits and clears the
-  bits a removed or renamed row no longer justifies (see kaimen_core.customers._search_index).
+  bits a removed or renamed row no longer justifies (see kaimen_core.customers.search).
   A queue: vacuumed after every 5,000 removed rows whatever the table's size, since each
   search reads the business's part of its index, dead entries included.
 

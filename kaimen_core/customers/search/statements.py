@@ -1,14 +1,17 @@
-"""The statements a customer search runs on PostgreSQL (see ``_search``), each built once
-per sort order (and variant) with bound parameters.
-
-Building a statement of this shape and finding its compiled form costs about a
-millisecond of Python, more than running it for a small business; built once, a search
-pays only for running it. They run on the session's connection (Core, not the ORM), and
-the page's customers come back as rows (:func:`public` makes them what the page shows).
+"""The statements a customer search runs on PostgreSQL, and the planner settings they run
+under. Each statement is built once per sort order with bound parameters (building and
+compiling one of this shape costs about a millisecond of Python, more than running it for
+a small business) and runs on the session's connection; the page's customers come back as
+rows that :func:`public` turns into what the page shows. The sort indexes are partial:
+rows whose search column fits a btree entry (``INDEXED_TEXT_BYTES``) are in a covering index
+``(business, key, id) INCLUDE (search_text)``, the few others in small indexes of their
+own, so every statement that reads a sort order reads both and merges them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,34 +29,32 @@ from sqlalchemy import (
     literal,
     literal_column,
     or_,
+    text,
     true,
     tuple_,
     union_all,
 )
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
 
-__all__ = ["PUBLIC_COLUMNS", "SHORT_TEXT_BYTES", "SortKey", "browse", "collect", "customers_in_order", "page_rows",
-           "public", "reach", "sample", "walk", "with_page_rows"]
+__all__ = ["INDEXED_TEXT_BYTES", "PUBLIC_COLUMNS", "SORT_INDEX", "TRIGRAM_INDEX", "SortKey", "browse", "collect",
+           "customers_in_order", "planner", "public", "reach", "sample", "walk", "with_page_rows"]
 
-#: Rows whose search column is longer are in small sort indexes of their own (a btree
-#: entry holds at most 2,704 bytes; migration 0007).
-SHORT_TEXT_BYTES = 1800
+#: The longest search column (bytes) the covering sort indexes hold; longer ones are in
+#: small sort indexes of their own (a btree entry holds at most 2,704 bytes; migration 0007).
+INDEXED_TEXT_BYTES = 1800
 #: The columns a page shows (a customer as CustomerPublic has it).
 PUBLIC_COLUMNS = tuple(getattr(Customer, name) for name in CustomerPublic.model_fields)
-
+_PUBLIC_NAMES = tuple(CustomerPublic.model_fields)
 _IN_BUSINESS = Customer.business_id == bindparam("business", type_=BigInteger)
+_WANTED = bindparam("wanted", type_=Integer)
 
 
 def _holds(column):
     """``column`` holds the needle (strpos: reading a sort index, a fifth quicker than LIKE)."""
     return func.strpos(column, bindparam("needle", type_=String)) > 0
-
-
-_HOLDS = _holds(Customer.search_text)
-_WANTED = bindparam("wanted", type_=Integer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,38 +73,33 @@ class SortKey:
 
 
 def _short_and_long() -> tuple:
-    """Rows whose search column is in the sort indexes that carry it, and the others (the
-    bound a constant in the SQL text, so that the planner matches the partial indexes)."""
-    size, bound = func.octet_length(Customer.search_text), literal_column(str(SHORT_TEXT_BYTES))
+    """Rows in the covering sort indexes, and the others (the bound a constant in the SQL
+    text, so that the planner matches the partial indexes)."""
+    size, bound = func.octet_length(Customer.search_text), literal_column(str(INDEXED_TEXT_BYTES))
     return size <= bound, size > bound
 
 
 @cache
 def sample():
-    """The search column of the business's ``rows`` newest rows (short ones)."""
-    short, _ = _short_and_long()
-    return (select(Customer.search_text).where(_IN_BUSINESS, short)
+    """The search column of the business's ``rows`` newest (short) rows."""
+    return (select(Customer.search_text).where(_IN_BUSINESS, _short_and_long()[0])
             .order_by(col(Customer.created_at).desc(), col(Customer.id).desc())
             .limit(bindparam("rows", type_=Integer)))
 
 
 @cache
 def walk(sort_key: SortKey, *, bounded: bool = False):
-    """The first ``wanted`` rows holding ``needle``, in sort order: the short rows' covering
-    index and the long rows' own index, each read until it has them, merged. When
-    ``bounded``, only up to the row ``(last_key, last_id)`` (a row known to end the page or
-    lie beyond it: the index is read no further).
-
-    Each row: the customer's columns as the page shows them when it is on the page (NULL
-    otherwise), then ``found`` (the id). A walk is the route a large business's searches end
-    on, and it hands the page over without another round trip."""
+    """The first ``wanted`` rows holding ``needle`` in sort order, reading the sort indexes
+    until found; when ``bounded``, no further than the row ``(last_key, last_id)``. Its rows
+    are :func:`with_page_rows`'s."""
     key = getattr(Customer, sort_key.column)
     window = ()
     if bounded:
         row, last = tuple_(key, Customer.id), tuple_(bindparam("last_key", type_=key.type),
                                                      bindparam("last_id", type_=BigInteger))
         window = (row >= last if sort_key.descending else row <= last,)
-    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _HOLDS, *window)
+    both = union_all(*(select(Customer.id, key.label("key")).where(_IN_BUSINESS, size, _holds(Customer.search_text),
+                                                                   *window)
                        .order_by(*sort_key.order(Customer)).limit(_WANTED) for size in _short_and_long()))
     both = both.subquery("m")
     found = select(both.c.id, both.c.key).order_by(*sort_key.order(both.c, both.c.key)).limit(_WANTED).subquery("f")
@@ -111,14 +107,12 @@ def walk(sort_key: SortKey, *, bounded: bool = False):
 
 
 def with_page_rows(found, sort_key: SortKey, *carried: str):
-    """``found``'s rows (an id, a sort key and the ``carried`` columns each) in sort order,
-    numbered, each with the customer's columns when it is on the page: past ``skip``, and
-    before the last of ``wanted`` (the one that tells whether another page follows); read by
-    primary key, in the same statement. The join is on the id of a row on the page (NULL
-    otherwise, which finds nothing without reading the index): a condition on the row's
-    number alone would be checked only after reading each customer, and a later page would
-    read every row before it. Each row: the customer's columns (NULL off the page), then
-    ``found`` (the id) and the carried columns."""
+    """``found``'s rows (an id and a sort key each, and the ``carried`` columns) in sort
+    order, each with the customer's columns when it is on the page (past ``skip``, before
+    the ``wanted``-th, which only tells whether a page follows), read by primary key in the
+    same statement. The join is on the id of a row on the page, NULL otherwise, so a later
+    page does not read the customers before it. Each row: the page's columns (NULL off the
+    page), ``found`` (the id), the carried columns."""
     number = func.row_number().over(order_by=sort_key.order(found.c, found.c.key))
     on_page = and_(number > bindparam("skip", type_=Integer), number < _WANTED)
     numbered = select(found.c.id, number.label("n"), case((on_page, found.c.id)).label("shown_id"),
@@ -132,17 +126,16 @@ def with_page_rows(found, sort_key: SortKey, *carried: str):
 def reach(sort_key: SortKey):
     """The first ``wanted`` rows holding ``needle`` among the first ``entries`` entries of the
     covering index (read up to that many, then kept when they match), and the first
-    ``wanted`` long rows holding it, merged in sort order: each with the page's columns when
-    it is on the page (as a walk's), ``found`` (the id) and ``short`` (whether a short row)."""
+    ``wanted`` long rows holding it, merged: :func:`with_page_rows`'s rows, with ``short``."""
     key = getattr(Customer, sort_key.column)
     short_rows, long_rows = _short_and_long()
     head = (select(Customer.id, key.label("key"), Customer.search_text).where(_IN_BUSINESS, short_rows)
             .order_by(*sort_key.order(Customer)).limit(bindparam("entries", type_=Integer)).subquery("head"))
-    short = (select(head.c.id, head.c.key, literal(True).label("short"))
-             .where(_holds(head.c.search_text))
+    short = (select(head.c.id, head.c.key, literal(True).label("short")).where(_holds(head.c.search_text))
              .order_by(*sort_key.order(head.c, head.c.key)).limit(_WANTED))
     long = (select(Customer.id, key.label("key"), literal(False).label("short"))
-            .where(_IN_BUSINESS, long_rows, _HOLDS).order_by(*sort_key.order(Customer)).limit(_WANTED))
+            .where(_IN_BUSINESS, long_rows, _holds(Customer.search_text))
+            .order_by(*sort_key.order(Customer)).limit(_WANTED))
     return with_page_rows(union_all(short, long).subquery("s"), sort_key, "short")
 
 
@@ -153,20 +146,18 @@ _TABLE_ROWS = literal_column("(SELECT reltuples FROM pg_class WHERE oid = 'custo
 
 @cache
 def collect(sort_key: SortKey, *, exact: bool, by_business: bool):
-    """The first ``wanted`` rows, in sort order, of at most ``limit`` rows whose search column
-    is ``LIKE pattern`` (a trigram lookup), and holds ``needle`` when not ``exact`` (the
-    pattern is only a part of the term). Unless ``by_business``, the lookup leaves out the
-    index's business column (``business_id + 0`` is not an index condition) and drops other
-    businesses' rows as it reads them.
+    """A trigram lookup: the first ``wanted`` rows, in sort order, of at most ``limit`` rows
+    whose search column is ``LIKE pattern`` (and holds ``needle``, unless ``exact``: the
+    pattern is the whole term). Unless ``by_business`` the lookup leaves out the index's
+    business column (``business_id + 0``) and drops other businesses' rows as it reads them.
 
-    Each row: its id, sort key, number in sort order and whether it is long (``any_long``:
-    it or a row before it), then how many were found, and what tells how many there would
-    be in all: the table's pages read to find them (the rows come in the table's order) out
-    of ``pages``, and the table's estimated ``table_rows``. When ``limit`` rows are found
-    (more than can be sorted here), only the ``wanted``-th comes back: where the page ends
+    Each row: id, sort key, number in sort order, ``any_long`` (a long row so far), then
+    ``total`` found, and what tells how many there are in all: the table's pages read to
+    find them (rows come in table order) of ``pages``, and the estimated ``table_rows``.
+    When ``limit`` rows are found, only the ``wanted``-th comes back: where the page ends
     at the latest."""
     in_business = _IN_BUSINESS if by_business else Customer.business_id + literal_column("0") == bindparam("business")
-    whole = () if exact else (_HOLDS,)
+    whole = () if exact else (_holds(Customer.search_text),)
     key = getattr(Customer, sort_key.column)
     page = literal_column("(customers.ctid::text::point)[0]")
     limit = bindparam("limit", type_=Integer)
@@ -186,8 +177,7 @@ def collect(sort_key: SortKey, *, exact: bool, by_business: bool):
 
 @cache
 def browse(sort_key: SortKey):
-    """The business's customers ``offset`` to ``offset + limit`` in sort order, read through
-    the ``(business, key, id)`` indexes (short and long search columns apart, merged)."""
+    """The business's customers ``offset`` to ``offset + limit`` in sort order."""
     end = bindparam("offset", type_=Integer) + bindparam("limit", type_=Integer)
     both = union_all(*(select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, part).order_by(*sort_key.order(Customer))
                        .limit(end) for part in _short_and_long())).subquery("b")
@@ -195,26 +185,53 @@ def browse(sort_key: SortKey):
             .offset(bindparam("offset")).limit(bindparam("limit")))
 
 
-@cache
-def page_rows():
-    """The business's customers whose ids are in ``ids`` (any order)."""
-    return select(*PUBLIC_COLUMNS).where(_IN_BUSINESS, Customer.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+_PAGE_ROWS = select(*PUBLIC_COLUMNS).where(_IN_BUSINESS,
+                                           Customer.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
 
 
 def customers_in_order(connection, business_id: int, ids: list[int], read: dict[int, Row]) -> list[CustomerPublic]:
-    """The customers ``ids`` in that order, as the page shows them (those not already ``read``
-    with a route's rows are read now, with :func:`page_rows`)."""
+    """The customers ``ids`` in that order, as the page shows them (those a route did not
+    already ``read`` are read now)."""
     missing = [i for i in ids if i not in read]
     if missing:
-        rows = connection.execute(page_rows(), {"business": business_id, "ids": missing})
+        rows = connection.execute(_PAGE_ROWS, {"business": business_id, "ids": missing})
         read = {**read, **{row.id: row for row in rows}}
     return [public(read[i]) for i in ids if i in read]
 
 
-_PUBLIC_NAMES = tuple(CustomerPublic.model_fields)
-
-
 def public(row: Row) -> CustomerPublic:
     """A customer as the page shows it, from a row that starts with ``PUBLIC_COLUMNS``
-    (by position: a quarter of the cost of ``Row._asdict``; a walk's rows add ``found``)."""
+    (by position: a quarter of the cost of ``Row._asdict``)."""
     return CustomerPublic.model_validate(dict(zip(_PUBLIC_NAMES, row, strict=False)))
+
+
+#: Planner settings: read a sort index in order (the planner cannot tell how common a term
+#: is and would rather sort the whole business; with one path left whatever the parameters,
+#: a statement keeps one generic plan instead of being planned on every search, and the
+#: skim of the search blocks sorts each block's matches as it comes), or the trigram index
+#: only. JIT is off: the costs of the paths turned off would set it off.
+SORT_INDEX = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_seqscan": "off",
+              "enable_bitmapscan": "off", "enable_indexscan": "on", "enable_sort": "off",
+              "enable_incremental_sort": "on", "max_parallel_workers_per_gather": "0"}
+TRIGRAM_INDEX = {**SORT_INDEX, "plan_cache_mode": "auto", "enable_bitmapscan": "on", "enable_indexscan": "off",
+                 "enable_sort": "on"}
+#: Reads each setting, then sets it (a row's columns are computed in order).
+_SWAP = text("SELECT n, current_setting(n), set_config(n, v, true) "
+             "FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS s(n, v)")
+
+
+@contextmanager
+def planner(session: Session, settings: dict[str, str]) -> Iterator:
+    """Planner ``settings`` for the statements inside (yielding a function that switches to
+    others), put back afterwards; they last for this transaction only."""
+    def use(chosen: dict[str, str]):
+        return session.exec(_SWAP, params={"names": list(chosen), "values": list(chosen.values())}).all()
+
+    before = {name: value for name, value, _ in use(settings)}
+    try:
+        yield use
+    except BaseException:
+        with suppress(Exception):  # an aborted transaction takes its settings with it
+            use(before)
+        raise
+    use(before)
