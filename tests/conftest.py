@@ -51,6 +51,15 @@ BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)
 ONE_DATABASE = [pytest.param("postgres", marks=pytest.mark.postgres)] if POSTGRES_URL else ["sqlite"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run in one process (``--dist loadgroup``): each process that ran one
+    would start its own Kaimen server and Chromium, and the two would fight for two cores."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @dataclass
 class TestDatabase:
     """A migrated database: ``engine`` connects as the app does, ``owner`` as the schema owner."""
@@ -124,21 +133,37 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     admin.dispose()
 
 
+@dataclass
+class ProcessDatabase:
+    """The process's PostgreSQL database, with an engine connected as its owner.
+
+    The owner's engine lasts the session: a new connection for every test costs more
+    than emptying the tables does.
+    """
+
+    app_url: str
+    owner_url: str
+    owner: Engine
+
+
 @pytest.fixture(scope="session")
-def postgres_server(postgres_databases) -> tuple[str, str]:
+def postgres_server(postgres_databases) -> Iterator[ProcessDatabase]:
     """The process's PostgreSQL database that the ``database`` fixture empties for each test."""
-    return postgres_databases.new()
+    app_url, owner_url = postgres_databases.new()
+    owner = db.create_engine_for(owner_url)
+    yield ProcessDatabase(app_url, owner_url, owner)
+    owner.dispose()
 
 
 def _empty_postgres(owner: Engine) -> None:
+    # DELETE rather than TRUNCATE: on a test's few rows it takes milliseconds, where
+    # TRUNCATE of every table takes about a third of a second (new files for each table
+    # and index). Ids are not reset; no test may depend on them. Cross-tenant, in case
+    # the owner is itself subject to RLS; every statement in one round trip.
+    statements = ["SELECT set_config('app.cross_tenant', 'on', true)"]
+    statements += [f'DELETE FROM "{table.name}"' for table in reversed(SQLModel.metadata.sorted_tables)]
     with owner.begin() as connection:
-        # DELETE rather than TRUNCATE: on a test's few rows it takes milliseconds, where
-        # TRUNCATE of every table takes about a third of a second (new files for each table
-        # and index), which was most of the suite's time. Ids are not reset; no test may
-        # depend on them. Cross-tenant, in case the owner is itself subject to RLS.
-        connection.execute(text("SELECT set_config('app.cross_tenant', 'on', true)"))
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            connection.execute(table.delete())
+        connection.exec_driver_sql("; ".join(statements))
 
 
 @contextmanager
@@ -153,13 +178,11 @@ def open_database(request: pytest.FixtureRequest, kind: str, folder: Path) -> It
         yield TestDatabase("sqlite", url, engine, engine)
         db.reset_engine()
         return
-    app_url, owner_url = request.getfixturevalue("postgres_server")
-    point_app_at(app_url, owner_url)
-    owner = db.create_engine_for(owner_url)
-    _empty_postgres(owner)
-    yield TestDatabase("postgres", app_url, db.get_engine(), owner)
+    server: ProcessDatabase = request.getfixturevalue("postgres_server")
+    point_app_at(server.app_url, server.owner_url)
+    _empty_postgres(server.owner)
+    yield TestDatabase("postgres", server.app_url, db.get_engine(), server.owner)
     db.reset_engine()
-    owner.dispose()
 
 
 def own_database(request: pytest.FixtureRequest, kind: str, folder: Path, name: str) -> tuple[str, str]:
