@@ -21,12 +21,14 @@ Fixtures:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.components.v2 import manifest_scanner
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -40,6 +42,20 @@ HOME = Path(__file__).resolve().parents[2] / "Home.py"
 
 # What pages/_ui.origin() reports under AppTest, which has no request: the same audit trail.
 _APPTEST_ORIGIN = Origin(ip_address=None, user_agent=None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def components_found_once() -> Iterator[None]:
+    """Look for installed Streamlit components once per run, not once per tab.
+
+    Every new AppTest reads the metadata of every installed package for component
+    manifests (about 0.3 s here, most of a short page test's time). What is installed
+    does not change during a run, so the first answer serves every tab.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        scan = functools.cache(manifest_scanner.scan_component_manifests)
+        patch.setattr(manifest_scanner, "scan_component_manifests", scan)
+        yield
 
 
 @pytest.fixture(params=ONE_DATABASE)
