@@ -44,6 +44,7 @@ POSTGRES_URL = os.environ.get("KAIMEN_TEST_POSTGRES_URL")
 APP_ROLE = "kaimen_app_test"
 # Any number both test processes agree on: the lock under which one of them creates APP_ROLE.
 _ROLE_LOCK = 7_013_001
+_BROWSER_TESTS = "tests/e2e/"
 
 #: Both databases, for tests of kaimen_core and the webhook sidecar.
 BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -51,13 +52,24 @@ BOTH_DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)
 ONE_DATABASE = [pytest.param("postgres", marks=pytest.mark.postgres)] if POSTGRES_URL else ["sqlite"]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run in one process (``--dist loadgroup``): each process that ran one
-    would start its own Kaimen server and Chromium, and the two would fight for two cores."""
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``pytest -n``, hand out tests one by one as processes free up, except the
+    browser tests, which all go to one process: each process that ran one would start its
+    own Kaimen server and Chromium, and the two would fight for the cores.
+
+    (pytest-xdist's ``--dist loadgroup`` would say this with a mark, but with pytest 9.2
+    it silently ignores the mark: pytest-dev/pytest-xdist#1386.)
+    """
+    if config.getvalue("dist") != "load":  # another --dist was asked for
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "browser tests" if nodeid.startswith(_BROWSER_TESTS) else nodeid
+
+    return BrowserTestsTogether(config, log)
 
 
 @dataclass
