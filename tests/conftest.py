@@ -14,6 +14,7 @@ databases named after the process id, and the app's role created under a lock.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -26,7 +27,9 @@ import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlmodel import SQLModel
 
+# This process's own folder (data folder, SQLite template), removed when the process ends.
 _TMP = Path(tempfile.mkdtemp(prefix="kaimen-tests-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 os.environ.update(
     KAIMEN_ENV="development",
     KAIMEN_DATA_DIR=str(_TMP / "data"),
