@@ -29,10 +29,12 @@ seed: migrate
 run: seed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile --port 8501
 
-## test: the whole suite. PostgreSQL tests run when KAIMEN_TEST_POSTGRES_URL is set and
-## browser tests when Chromium is installed; otherwise they skip and say why.
+## test: the whole suite, in TEST_PROCESSES processes side by side (pytest-xdist; 0 runs it
+## in one). PostgreSQL tests run when KAIMEN_TEST_POSTGRES_URL is set and browser tests
+## when Chromium is installed; otherwise they skip and say why.
+TEST_PROCESSES ?= 2
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

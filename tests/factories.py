@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, func, select
 
 from kaimen_core import auth, db, tenancy
@@ -166,6 +167,16 @@ def business_snapshot(business_id: int) -> dict[str, list[dict[str, Any]]]:
             found = session.exec(select(model).where(key == business_id)).all()
             snapshot[table] = sorted((row.model_dump() for row in found), key=repr)
     return snapshot
+
+
+def database_snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row of every table the app's database holds, to compare before and after."""
+    with db.system_session() as session:
+        connection = session.connection()
+        return {
+            table: sorted((tuple(row) for row in connection.execute(text(f'SELECT * FROM "{table}"'))), key=repr)
+            for table in sorted(inspect(connection).get_table_names())
+        }
 
 
 _MODELS: dict[str, type[SQLModel]] = {

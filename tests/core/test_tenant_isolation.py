@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,11 +42,13 @@ from kaimen_core.customers import build_search_blocks as build
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
 from kaimen_core.webhook_providers import PROVIDERS
+from tests.conftest import BOTH_DATABASES, own_database, point_app_at
 from tests.factories import (
     PASSWORD,
     Records,
     Tenant,
     business_snapshot,
+    database_snapshot,
     make_business,
     make_operator,
     make_records,
@@ -113,8 +115,8 @@ class World:
         return self.a.owner if role == "owner" else self.a_staff
 
 
-@pytest.fixture
-def world(database) -> World:
+def _build_world(kind: str) -> World:
+    """Businesses A and B, each with a row in every table, B with enforcement history."""
     a = make_business("Business A")
     a_staff, _ = make_staff(a)
     make_records(a)
@@ -125,13 +127,53 @@ def world(database) -> World:
     with db.tenant_session(operator) as session:  # B has enforcement history and operator-access events
         tenancy.enforce(session, actor=operator, business_id=b.business_id, action="warn", reason="First warning")
         audit.list_events(session, actor=operator, business_id=b.business_id)
-    if database.kind == "postgres":  # both businesses in search blocks (small ones have none), a fold waiting
+    if kind == "postgres":  # both businesses in search blocks (small ones have none), a fold waiting
         with db.system_session() as session:
             for business in (a, b):
                 build(session, business_id=business.business_id)
                 session.connection().execute(text("INSERT INTO customer_search_changes (business_id) VALUES (:b)"),
                                              {"b": business.business_id})
     return World(a, a_staff, b, b_staff, b_records, b_staff.session_id)
+
+
+@dataclass
+class SharedWorld:
+    """The world built once in a database of its own, and that whole database as it was built."""
+
+    urls: tuple[str, str]
+    world: World
+    snapshot: dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
+def shared_world(request, tmp_path_factory) -> SharedWorld:
+    """The world, built once per database for this module."""
+    urls = own_database(request, request.param, tmp_path_factory.mktemp("world"), "world")
+    point_app_at(*urls)
+    built = _build_world(request.param)
+    return SharedWorld(urls, built, database_snapshot())
+
+
+@pytest.fixture
+def world(shared_world) -> Iterator[World]:
+    """The shared world, for a test that only reads: it must leave the database as it found it.
+
+    The recipes are refused and write nothing (nor do they record a refusal), so one world
+    serves them all; a test that writes anything fails here at its end, and needs a world
+    of its own (``own_world``).
+    """
+    point_app_at(*shared_world.urls)
+    yield shared_world.world
+    now = database_snapshot()
+    changed = sorted(table for table in now if now[table] != shared_world.snapshot.get(table))
+    shared_world.snapshot = now  # the next test is judged on what it changes itself
+    assert not changed, f"this test wrote to the shared world (tables {changed}); give it a world of its own"
+
+
+@pytest.fixture
+def own_world(database) -> World:
+    """A world in the test's own database, for a test that writes or reads the database directly."""
+    return _build_world(database.kind)
 
 
 # --- recipes: call a function as A's user with B's ids ----------------------------------
@@ -449,7 +491,7 @@ def _counts(connection) -> dict[str, int]:
 
 @pytest.mark.postgres
 @postgres_only
-def test_with_no_business_set_the_app_sees_no_rows(world, database):
+def test_with_no_business_set_the_app_sees_no_rows(own_world, database):
     with database.owner.connect() as connection:
         stored = _counts(connection)
     assert all(stored.values()), f"the world should fill every table: {stored}"
@@ -460,15 +502,15 @@ def test_with_no_business_set_the_app_sees_no_rows(world, database):
 
 @pytest.mark.postgres
 @postgres_only
-def test_a_pooled_connection_never_carries_the_previous_business(world, database):
+def test_a_pooled_connection_never_carries_the_previous_business(own_world, database):
     engine = db.create_engine_for(database.url, pool_size=1, max_overflow=0)  # one connection, always reused
     try:
-        with db.tenant_session(world.a.owner, engine=engine) as session:
+        with db.tenant_session(own_world.a.owner, engine=engine) as session:
             pid = session.connection().execute(text("SELECT pg_backend_pid()")).scalar_one()
             seen = session.connection().execute(text("SELECT count(*) FROM customers")).scalar_one()
         assert seen == 1  # A's own customer, and only it
         with pytest.raises(NotFound):  # and after a request that failed half-way
-            with db.tenant_session(world.a.owner, engine=engine) as session:
+            with db.tenant_session(own_world.a.owner, engine=engine) as session:
                 session.connection().execute(text("SELECT count(*) FROM users")).scalar_one()
                 raise NotFound("the page failed")
         with engine.connect() as connection:
@@ -481,8 +523,8 @@ def test_a_pooled_connection_never_carries_the_previous_business(world, database
 
 @pytest.mark.postgres
 @postgres_only
-def test_rls_refuses_writing_another_business_s_rows(world, database):
-    a, b = world.a.business_id, world.b.business_id
+def test_rls_refuses_writing_another_business_s_rows(own_world, database):
+    a, b = own_world.a.business_id, own_world.b.business_id
     insert = text(
         "INSERT INTO customers (business_id, name, tags, transactional_consent, marketing_consent, created_at, "
         "updated_at) VALUES (:business, 'Planted', '[]', true, false, now(), now())"
@@ -509,7 +551,7 @@ def test_rls_refuses_writing_another_business_s_rows(world, database):
         assert (touched, deleted) == (0, 0)
 
     with pytest.raises(ProgrammingError):  # the same through the ORM, as kaimen_core writes
-        with db.tenant_session(world.a.owner) as session:
+        with db.tenant_session(own_world.a.owner) as session:
             session.add(Customer(business_id=b, name="Planted"))
     with database.owner.connect() as connection:
         names = connection.execute(text("SELECT name FROM customers WHERE business_id = :b"), {"b": b}).scalars()

@@ -1,12 +1,12 @@
 """Real-browser fixtures: Kaimen served by its own Streamlit process, driven by Chromium.
 
-``server`` runs once per database (SQLite always, PostgreSQL when
-KAIMEN_TEST_POSTGRES_URL names a server), exactly as an operator would start it: a new
-data folder, ``python -m kaimen_core migrate``, ``seed-demo``, then ``streamlit run
-Home.py``. ``fresh_server`` starts one more Streamlit process on the same database for a
-test that needs a server no browser has talked to yet. Tests skip, saying why, when
-Chromium or Playwright is missing. A failed test leaves screenshots of its pages under
-``/tmp/kaimen-e2e/``.
+``server`` runs once, on one database (PostgreSQL when KAIMEN_TEST_POSTGRES_URL names
+a server, else SQLite: the browser adds the screen, and kaimen_core's own tests cover
+both databases), exactly as an operator would start it: a new data folder, ``python -m
+kaimen_core migrate``, ``seed-demo``, then ``streamlit run Home.py``. ``fresh_server``
+starts one more Streamlit process on the same database for a test that needs a server
+no browser has talked to yet. Tests skip, saying why, when Chromium or Playwright is
+missing. A failed test leaves screenshots of its pages under ``/tmp/kaimen-e2e/``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import ONE_DATABASE
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
@@ -189,12 +191,10 @@ def _streamlit(env: dict[str, str], log_path: Path) -> Iterator[str]:
             _stop(process)
 
 
-@pytest.fixture(scope="package", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="package", params=ONE_DATABASE)
 def server(request, tmp_path_factory) -> Iterator[Server]:
-    """Kaimen with Demo Salon seeded, on SQLite and (when configured) on PostgreSQL."""
+    """Kaimen with Demo Salon seeded, on PostgreSQL when configured, else on SQLite."""
     _require_browser()
-    if request.param == "postgres" and not POSTGRES_URL:
-        pytest.skip("PostgreSQL runs need KAIMEN_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
     root = tmp_path_factory.mktemp(f"e2e-{request.param}")
     with _database(request.param, root) as env:
         _kaimen(env, "migrate")

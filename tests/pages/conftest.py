@@ -1,8 +1,9 @@
 """Page tests: Streamlit's AppTest runs Home.py, the entry file, as a browser session would.
 
-Every page test takes the ``database`` fixture (through ``app``), so it runs on SQLite
-and, when KAIMEN_TEST_POSTGRES_URL is set, on PostgreSQL; AppTest runs the script in
-this process, so the app's engine points at the test database.
+Every page test takes the ``database`` fixture (through ``app``). Here it is one
+database: PostgreSQL when KAIMEN_TEST_POSTGRES_URL is set, else SQLite. A page adds
+the screen on top of kaimen_core, whose own tests run on both. AppTest runs the script
+in this process, so the app's engine points at the test database.
 
 Fixtures:
 
@@ -11,25 +12,57 @@ Fixtures:
 - ``fresh_server_app()``: the same, as a server that has not yet run Home.py serves it.
 - ``sign_in(at, username, password)``: types into the sign-in form and presses Login.
 - ``press(at, label)``: clicks the one button with that label and runs.
-- ``signed_in(username)``: a new tab, signed in through the form, showing Home.
+- ``signed_in(username)``: a new tab, signed in, showing Home. It signs in through
+  kaimen_core and hands the tab the cookie, as a browser that signed in before would;
+  ``signed_in_through_the_form`` types into the form instead (the sign-in page's tests).
 - ``navigation``: what each run passed to ``st.navigation`` (AppTest has no public
   view of the navigation menu, so the fixture records the calls Home.py makes).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.components.v2 import manifest_scanner
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from kaimen_core import auth
+from kaimen_core.actors import Origin
+from tests.conftest import ONE_DATABASE, TestDatabase, open_database
 from tests.factories import PASSWORD
 
 HOME = Path(__file__).resolve().parents[2] / "Home.py"
+
+
+# What pages/_ui.origin() reports under AppTest, which has no request: the same audit trail.
+_APPTEST_ORIGIN = Origin(ip_address=None, user_agent=None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def components_found_once() -> Iterator[None]:
+    """Look for installed Streamlit components once per run, not once per tab.
+
+    Every new AppTest reads the metadata of every installed package for component
+    manifests (about 0.3 s here, most of a short page test's time). What is installed
+    does not change during a run, so the first answer serves every tab.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        scan = functools.cache(manifest_scanner.scan_component_manifests)
+        patch.setattr(manifest_scanner, "scan_component_manifests", scan)
+        yield
+
+
+@pytest.fixture(params=ONE_DATABASE)
+def database(request, tmp_path) -> Iterator[TestDatabase]:
+    """A clean, migrated database (PostgreSQL when configured, else SQLite); the app points at it."""
+    with open_database(request, request.param, tmp_path) as opened:
+        yield opened
 
 
 def _new_tab(cookie: str | None = None) -> AppTest:
@@ -104,17 +137,35 @@ def sign_in() -> Callable[[AppTest, str, str], AppTest]:
     return _submit_sign_in
 
 
+def _showing_home(at: AppTest) -> AppTest:
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "login_username" not in [w.key for w in at.text_input]
+    return at
+
+
 @pytest.fixture
 def signed_in(app) -> Callable[..., AppTest]:
-    """A new tab, signed in through the form as ``username``, showing Home."""
+    """A new tab, signed in as ``username``, showing Home.
+
+    kaimen_core checks the password and opens the session, exactly as the sign-in page
+    does; the tab gets the cookie, and its first run shows Home. One run instead of the
+    form's three; the form itself is what tests/pages/test_sign_in.py tests.
+    """
 
     def open_tab(username: str, password: str = PASSWORD) -> AppTest:
-        at = app().run()
-        _submit_sign_in(at, username, password)
-        assert not at.exception
-        assert not at.error, [e.value for e in at.error]
-        assert "login_username" not in [w.key for w in at.text_input]
-        return at
+        cookie = auth.sign_in(username=username, password=password, origin=_APPTEST_ORIGIN).cookie
+        return _showing_home(app(cookie=cookie).run())
+
+    return open_tab
+
+
+@pytest.fixture
+def signed_in_through_the_form(app) -> Callable[..., AppTest]:
+    """A new tab, signed in by typing ``username`` and ``password`` into the form, showing Home."""
+
+    def open_tab(username: str, password: str = PASSWORD) -> AppTest:
+        return _showing_home(_submit_sign_in(app().run(), username, password))
 
     return open_tab
 

@@ -18,6 +18,12 @@ REMOVED = "This account has been removed."
 BUSINESS_METRICS = ["Customers", "Upcoming bookings", "Texts, last 30 days", "Open privacy requests"]
 
 
+@pytest.fixture
+def signed_in(signed_in_through_the_form):
+    """This page's own tests sign in by typing into its form."""
+    return signed_in_through_the_form
+
+
 def _login_attempts() -> int:
     with db.system_session() as session:
         return session.exec(select(func.count()).select_from(LoginAttempt)).one()
