@@ -4,6 +4,8 @@
   libraries or a provider SDK; kaimen_core does that work.
 - Every kaimen_core module declares its public surface in ``__all__``, and every name
   listed there exists.
+- Packages use each other through those public names: only a package's own files
+  import its private (``_``) modules and names.
 """
 
 from __future__ import annotations
@@ -134,3 +136,58 @@ def test_every_kaimen_core_module_declares_what_it_exports(module_name):
     assert not missing, f"{module_name}.__all__ names what it does not define: {missing}"
     private = [name for name in exported if name.startswith("_")]
     assert not private, f"{module_name}.__all__ exports private names: {private}"
+
+
+def private_imports(root: Path, files: list[Path]) -> list[str]:
+    """One line per import of another package's private module or name (``kaimen_core.x._y``, ``_name``).
+
+    A package's own files may use its private modules; everything else uses what the
+    package lists in ``__all__``.
+    """
+    problems = []
+    for path in files:
+        relative = path.relative_to(root)
+        own = ".".join(relative.with_suffix("").parts[:2]) if relative.parts[0] == "kaimen_core" else None
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in imported:
+                parts = name.split(".")
+                if parts[0] != "kaimen_core" or not any(p.startswith("_") and p != "__init__" for p in parts[1:]):
+                    continue
+                package = ".".join(parts[:2])
+                if own is not None and (own == package or own.startswith(package + ".")):
+                    continue
+                problems.append(f"{relative}:{node.lineno}: imports {name}")
+    return problems
+
+
+def test_packages_use_each_others_public_names_only():
+    files = sorted(p for folder in ("kaimen_core", "pages", "webhooks") for p in (ROOT / folder).rglob("*.py")
+                   if "__pycache__" not in p.parts and "migrations" not in p.parts) + [ROOT / "Home.py"]
+    problems = private_imports(ROOT, files)
+    assert not problems, "Use what the other package lists in __all__:\n" + "\n".join(problems)
+
+
+def test_the_private_import_check_catches_what_it_should(tmp_path):
+    (tmp_path / "kaimen_core" / "customers").mkdir(parents=True)
+    (tmp_path / "kaimen_core" / "customers" / "_a.py").write_text(
+        "from kaimen_core.customers._b import x\nfrom kaimen_core.messaging._text import y\n")
+    (tmp_path / "kaimen_core" / "worker.py").write_text(
+        "from kaimen_core import messaging\nfrom kaimen_core.messaging import _delivery\n"
+        "import kaimen_core.customers._search\nfrom kaimen_core.models import _types\n")
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "p.py").write_text("from pages import _ui\nfrom kaimen_core.db import _scope\n")
+    files = sorted(tmp_path.rglob("*.py"))
+    assert private_imports(tmp_path, files) == [
+        "kaimen_core/customers/_a.py:2: imports kaimen_core.messaging._text.y",
+        "kaimen_core/worker.py:2: imports kaimen_core.messaging._delivery",
+        "kaimen_core/worker.py:3: imports kaimen_core.customers._search",
+        "kaimen_core/worker.py:4: imports kaimen_core.models._types",
+        "pages/p.py:2: imports kaimen_core.db._scope",
+    ]
