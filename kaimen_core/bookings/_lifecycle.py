@@ -2,10 +2,12 @@
 
 No staff member is ever booked for overlapping time. Every write first looks for a
 clash inside its own transaction: on SQLite that transaction began with ``BEGIN
-IMMEDIATE``, so check-then-write is serialised across threads and processes. On
-PostgreSQL the exclusion constraint ``bookings_no_overlap`` decides (two transactions
-can both pass the look-up); its refusal (sqlstate 23P01) is caught at a savepoint and
-becomes a :class:`Conflict` naming the booking that won, in the business's time zone.
+IMMEDIATE``, so check-then-write is serialised across threads and processes; on
+PostgreSQL writers for one staff member take turns under a transaction-level advisory
+lock. The exclusion constraint ``bookings_no_overlap`` still decides on PostgreSQL (a
+writer that skipped the lock, or another code path, can pass the look-up); its refusal
+(sqlstate 23P01) is caught at a savepoint and becomes a :class:`Conflict` naming the
+booking that won, in the business's time zone.
 
 Each change adds a :class:`BookingEvent` (the status history, and the hook messaging
 reads to send confirmations and reminders) and an audit event, in the same transaction.
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
@@ -154,6 +157,12 @@ def _clash_message(session: Session, actor: Actor, zone: ZoneInfo, staff_id: int
 def _write(session: Session, actor: Actor, zone: ZoneInfo, booking: Booking) -> None:
     """Add or update ``booking`` unless it overlaps another; Conflict (never an IntegrityError) if it does."""
     wanted = (booking.staff_id, booking.start_at, booking.occupied_until or booking.end_at, booking.id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers for one staff member take turns until their transactions end, so a loser's look-up
+        # sees the winner. Without it, overlapping inserts wait on each other inside the constraint's
+        # check and PostgreSQL aborts one as a deadlock instead of refusing it as a clash.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": f"bookings.staff:{booking.staff_id}"})
     message = _clash_message(session, actor, zone, *wanted)
     if message:
         raise Conflict(message)
