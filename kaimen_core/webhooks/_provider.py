@@ -67,8 +67,8 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """A request not stored, and why. ``recorded``: a malformed request, kept as a ``webhook.rejected`` system
-    event (the path, reason and status; nothing from the body). Signature refusals are not recorded."""
+    """A request not stored, and why. ``recorded``: a malformed request, counted in ``webhook.rejected`` system
+    events (the path, reason, status and count; nothing from the body). Signature refusals are not recorded."""
 
     status: int
     reason: str

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from kaimen_core.logs import failure_reason
 from kaimen_core.webhooks._provider import Provider, Refusal, Reply, Verifier
 from kaimen_core.webhooks._store import GroupCommit
-from kaimen_core.webhooks._verify import read_body, record_refusal, verify
+from kaimen_core.webhooks._verify import RefusalLog, read_body, record_refusals, verify
 
 __all__ = ["NOT_STORED", "WebhookReceiver"]
 
@@ -35,6 +35,7 @@ class WebhookReceiver:
         self.verifiers: dict[str, Verifier] = {provider.name: provider.verifier(engine=engine)
                                                for provider in providers}
         self.store = GroupCommit(engine=engine)
+        self.refusals = RefusalLog()
 
     async def receive(self, *, path: str, query: str, headers: Mapping[str, str],
                       chunks: AsyncIterator[bytes]) -> Reply:
@@ -45,10 +46,7 @@ class WebhookReceiver:
             provider, self.verifiers[provider.name], path=path, query=query, headers=headers, body=body)
         if isinstance(checked, Refusal):
             if checked.recorded:
-                try:
-                    await asyncio.get_running_loop().run_in_executor(None, record_refusal, provider, path, checked)
-                except Exception as exc:  # the refusal stands; only its record is missing
-                    log.error("a refused %s request could not be recorded: %s", provider.name, failure_reason(exc))
+                await self._record(self.refusals.note(provider, path, checked))
             return checked.reply()
         try:
             await self.store.store(provider.name, checked)
@@ -57,8 +55,17 @@ class WebhookReceiver:
             return NOT_STORED
         return provider.accepted
 
+    async def _record(self, counts) -> None:
+        if not counts:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, record_refusals, counts)
+        except Exception as exc:  # the refusals stand; only their record is missing
+            log.error("refused webhook requests could not be recorded: %s", failure_reason(exc))
+
     async def aclose(self) -> None:
-        """Finish the stores in flight, then close the verifiers."""
+        """Finish the stores in flight, write the refusals counted, then close the verifiers."""
         await self.store.aclose()
+        await self._record(self.refusals.drain())
         for verifier in self.verifiers.values():
             await verifier.aclose()

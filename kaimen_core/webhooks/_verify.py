@@ -7,19 +7,21 @@ it is read. A body of another content type is refused 400. Then the provider's
 :class:`~kaimen_core.webhooks.Verifier` checks the signature on the raw body and reads
 the event out of it (or refuses it: 403 for a signature, 400 for a malformed body).
 Malformed requests (413, 400) are recorded as ``webhook.rejected`` system events with
-the path, reason and status only; nothing is recorded for a refused signature, so
-unsigned traffic cannot fill the audit log.
+the path, reason, status and a count, at most one write a minute (:class:`RefusalLog`);
+nothing is recorded for a refused signature, so unsigned traffic cannot fill the audit log.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from kaimen_core import audit, db
 from kaimen_core.actors import SYSTEM
 from kaimen_core.webhooks._provider import Provider, Refusal, VerifiedEvent, Verifier, WebhookRequest
 
-__all__ = ["read_body", "record_refusal", "verify"]
+__all__ = ["RefusalLog", "read_body", "record_refusals", "verify"]
 
 
 def _too_large(limit: int) -> Refusal:
@@ -50,8 +52,43 @@ async def verify(provider: Provider, verifier: Verifier, *, path: str, query: st
     return await verifier.verify(WebhookRequest(path, query, headers, body))
 
 
-def record_refusal(provider: Provider, path: str, refusal: Refusal) -> None:
-    """The system event for a malformed request: the provider, path, reason and status, nothing from the body."""
+class RefusalLog:
+    """Malformed requests as ``webhook.rejected`` system events, at most one write a minute.
+
+    Anyone can send the sidecar a malformed request, so a row per request would let a
+    stranger fill the audit log. The first refusal after a quiet minute is written at
+    once (with its count, 1); later ones are counted by provider, path, reason and status,
+    and written as one event per kind with its count when the next minute's first refusal
+    comes, or when the sidecar stops. Used from one event loop.
+    """
+
+    def __init__(self, *, every_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_seconds = every_seconds
+        self.clock = clock
+        self.window_started: float | None = None
+        self.counted: Counter[tuple[str, str, str, int]] = Counter()
+
+    def note(self, provider: Provider, path: str, refusal: Refusal) -> list[tuple[tuple[str, str, str, int], int]]:
+        """Count one refusal; the ``(kind, count)`` events to write now (none while a minute is open)."""
+        kind = (provider.name, path, refusal.reason, refusal.status)
+        now = self.clock()
+        if self.window_started is not None and now - self.window_started < self.every_seconds:
+            self.counted[kind] += 1
+            return []
+        self.window_started = now
+        return [*self.drain(), (kind, 1)]
+
+    def drain(self) -> list[tuple[tuple[str, str, str, int], int]]:
+        """The counts not yet written, emptied."""
+        counted, self.counted = self.counted, Counter()
+        return sorted(counted.items())
+
+
+def record_refusals(counts: list[tuple[tuple[str, str, str, int], int]]) -> None:
+    """The system events for counted refusals: provider, path, reason, status and count, nothing from a body."""
+    if not counts:
+        return
     with db.system_session() as session:
-        audit.record(session, actor=SYSTEM, action="webhook.rejected", business_id=None, target_type=provider.name,
-                     detail={"path": path, "reason": refusal.reason, "status": refusal.status})
+        for (provider, path, reason, status), count in counts:
+            audit.record(session, actor=SYSTEM, action="webhook.rejected", business_id=None, target_type=provider,
+                         detail={"path": path, "reason": reason, "status": status, "count": count})

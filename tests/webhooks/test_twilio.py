@@ -161,6 +161,40 @@ def test_bad_bodies_are_refused_logged_as_a_system_event_and_store_nothing_else(
     assert event.business_id is None and event.detail["status"] == status
 
 
+def test_a_flood_of_bad_requests_writes_counts_not_a_row_each(database, twilio_env):
+    """Anyone can post a malformed request: 300 of them write two system events (the first at
+    once, the rest as one count when the sidecar stops), not 300 rows."""
+    with TestClient(create_app(), base_url="http://127.0.0.1:8502") as client:
+        for _ in range(300):
+            assert client.post("/twilio/sms", content=b'{"MessageSid": "SM1"}',
+                               headers={"Content-Type": "application/json"}).status_code == 400
+        assert [event.detail["count"] for event in rows(AuditEvent, AuditEvent.action == "webhook.rejected")] == [1]
+    events = rows(AuditEvent, AuditEvent.action == "webhook.rejected")
+    assert len(events) == 2 and sum(event.detail["count"] for event in events) == 300
+    assert {event.detail["reason"] for event in events} == {"body is not application/x-www-form-urlencoded"}
+
+
+def test_refusals_are_written_once_a_minute_with_their_counts():
+    from kaimen_core.messaging import TWILIO_WEBHOOKS
+    from kaimen_core.webhooks import Refusal
+    from kaimen_core.webhooks._verify import RefusalLog
+
+    now = [1000.0]
+    log = RefusalLog(clock=lambda: now[0])
+    too_big, not_form = Refusal(413, "body over 64 KB", recorded=True), Refusal(400, "body is not form", recorded=True)
+    assert log.note(TWILIO_WEBHOOKS, "/twilio/sms", too_big) == [(("twilio", "/twilio/sms", "body over 64 KB", 413), 1)]
+    for _ in range(5):
+        assert log.note(TWILIO_WEBHOOKS, "/twilio/sms", too_big) == []
+    assert log.note(TWILIO_WEBHOOKS, "/twilio/status", not_form) == []
+    now[0] += 61
+    assert log.note(TWILIO_WEBHOOKS, "/twilio/sms", too_big) == [
+        (("twilio", "/twilio/sms", "body over 64 KB", 413), 5),
+        (("twilio", "/twilio/status", "body is not form", 400), 1),
+        (("twilio", "/twilio/sms", "body over 64 KB", 413), 1),
+    ]
+    assert log.drain() == []
+
+
 def stream(client, path: str, headers: dict[str, str], pieces: list[bytes]) -> tuple[int, int]:
     """POST ``pieces`` to the app as a chunked body (one ASGI message each, no Content-Length), as uvicorn hands
     one over; returns the status and how many bytes the app read before answering."""
