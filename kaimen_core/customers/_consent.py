@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
 from kaimen_core.customers._directory import _require_member
-from kaimen_core.customers._fields import clean_consent_method
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import (
     Booking,
@@ -24,7 +23,7 @@ from kaimen_core.models import (
     User,
     utcnow,
 )
-from kaimen_core.models.customers import CustomerPublic
+from kaimen_core.models.customers import CONSENT_METHODS, CustomerPublic
 
 __all__ = [
     "BookingLine",
@@ -32,12 +31,23 @@ __all__ = [
     "CustomerHistory",
     "MessageLine",
     "PrivacyLine",
+    "clean_consent_method",
     "customer_history",
     "list_consent_events",
     "record_consent",
 ]
 
 _MAX_WORDING = 1000
+_METHOD_LABELS = {method.replace("_", " "): method for method in CONSENT_METHODS}
+
+
+def clean_consent_method(value: str | None, *, field: str = "method") -> str:
+    """One of CONSENT_METHODS, also accepting them written with spaces ("in person")."""
+    text = " ".join((value or "").strip().lower().replace("_", " ").replace("-", " ").split())
+    if text not in _METHOD_LABELS:
+        known = ", ".join(CONSENT_METHODS)
+        raise ValidationError(f"{value!r} is not a known consent source (one of: {known}).", field=field)
+    return _METHOD_LABELS[text]
 
 
 @dataclass(frozen=True, slots=True)

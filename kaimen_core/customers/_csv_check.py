@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kaimen_core.customers._consent import clean_consent_method
 from kaimen_core.customers._csv_read import unneutralise
-from kaimen_core.customers._fields import PhoneReader, clean_consent_method
+from kaimen_core.customers._phones import PhoneReader
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import utcnow
 from kaimen_core.models.customers import CustomerCreate

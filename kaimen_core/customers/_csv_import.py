@@ -27,10 +27,9 @@ from kaimen_core.customers._csv_check import CheckedRow, ImportReport, RowChecke
 from kaimen_core.customers._csv_read import CsvFile, check_mapping, read_csv
 from kaimen_core.customers._csv_write import existing_customers, new_customer_ids, write_rows
 from kaimen_core.customers._directory import business_region
-from kaimen_core.customers._fields import search_text
 from kaimen_core.exceptions import PermissionDenied, ValidationError
 from kaimen_core.models import Customer, utcnow
-from kaimen_core.models.customers import CustomerCreate
+from kaimen_core.models.customers import CustomerCreate, customer_search_text
 
 __all__ = ["DUPLICATE_POLICIES", "ImportReport", "RowIssue", "import_customers"]
 
@@ -120,8 +119,8 @@ def _write(session: Session, actor: Actor, rows: list[CheckedRow], on_duplicate:
             if merged["marketing_consent"] != current["marketing_consent"] or not _same(
                     merged["marketing_consent_at"], current["marketing_consent_at"]):
                 events.append(_consent_event(business_id, current["id"], {**merged, **row.values}, actor))
-            merged["search_text"] = search_text(merged["name"], merged["email"], current["phone_e164"],
-                                                merged["tags"])
+            merged["search_text"] = customer_search_text(merged["name"], merged["email"], current["phone_e164"],
+                                                         merged["tags"])
             updates.append({"id": current["id"], **merged, "updated_at": now})
             report.updated += 1
     if dry_run:
@@ -144,7 +143,8 @@ def _new_customers(connection: Connection, actor: Actor, rows: list[CheckedRow],
         # A plain row (not a model instance per line): validation already happened above.
         record = {**_NEW_ROW, "id": customer_id, "business_id": actor.business_id, "created_at": now,
                   "updated_at": now, **{k: v for k, v in row.values.items() if k != "wording"}}
-        record["search_text"] = search_text(record["name"], record["email"], record["phone_e164"], record["tags"])
+        record["search_text"] = customer_search_text(record["name"], record["email"], record["phone_e164"],
+                                                     record["tags"])
         created.append(record)
         if row.values.get("marketing_consent"):
             events.append(_consent_event(actor.business_id, customer_id, row.values, actor))

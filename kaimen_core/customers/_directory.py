@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor
-from kaimen_core.customers._fields import full_phone
+from kaimen_core.customers._phones import full_phone
 from kaimen_core.exceptions import Conflict
 from kaimen_core.models import Business, Customer, utcnow
 from kaimen_core.models.customers import CustomerCreate, CustomerPublic, CustomerUpdate

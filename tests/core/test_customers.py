@@ -219,9 +219,9 @@ def make_directory(database):
 
 
 def _expected(made, needle: str, sort: str) -> list[int]:
-    from kaimen_core.customers._fields import search_text
+    from kaimen_core.models.customers import customer_search_text
 
-    hits = [c for c in made if needle in search_text(c.name, c.email, c.phone_e164, c.tags)]
+    hits = [c for c in made if needle in customer_search_text(c.name, c.email, c.phone_e164, c.tags)]
     if sort == "name":
         return [c.id for c in sorted(hits, key=lambda c: (c.name, c.id))]
     key = "created_at" if sort == "newest" else "updated_at"

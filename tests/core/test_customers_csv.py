@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kaimen_core import customers, db
 from kaimen_core.customers import _csv_import, _csv_write
-from kaimen_core.customers._fields import PhoneReader, _quick_valid
+from kaimen_core.customers._phones import PhoneReader, _quick_valid
 from kaimen_core.exceptions import Conflict, PermissionDenied, ValidationError
 from kaimen_core.models import AuditEvent, ConsentEvent, Customer
 from kaimen_core.validators import clean_phone

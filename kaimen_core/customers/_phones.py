@@ -1,6 +1,5 @@
-"""What reading customers needs beyond the model family: phone numbers read fast for a
-whole import, consent sources as people write them, whole phone numbers in a search,
-and the search column."""
+"""Phone numbers as customers' records need them: many read fast for a whole import
+(:class:`PhoneReader`), and a search term that is a whole number (:func:`full_phone`)."""
 
 from __future__ import annotations
 
@@ -11,13 +10,9 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_EN
 from phonenumbers.phonenumberutil import _is_number_matching_desc  # the very check is_valid_number makes
 
 from kaimen_core.exceptions import ValidationError
-from kaimen_core.models.customers import CONSENT_METHODS, customer_search_text
 from kaimen_core.validators import clean_phone
 
-__all__ = ["PhoneReader", "clean_consent_method", "full_phone", "search_text"]
-
-_METHOD_LABELS = {method.replace("_", " "): method for method in CONSENT_METHODS}
-
+__all__ = ["PhoneReader", "full_phone"]
 
 class PhoneReader:
     """``clean_phone(value, region=region, required=False)`` for many values, each distinct
@@ -87,15 +82,6 @@ def _has_type(national: str, metadata: PhoneMetadata) -> bool:
     return any(matches(national, getattr(metadata, kind)) for kind in _RARER_TYPES)
 
 
-def clean_consent_method(value: str | None, *, field: str = "method") -> str:
-    """One of CONSENT_METHODS, also accepting them written with spaces ("in person")."""
-    text = " ".join((value or "").strip().lower().replace("_", " ").replace("-", " ").split())
-    if text not in _METHOD_LABELS:
-        known = ", ".join(CONSENT_METHODS)
-        raise ValidationError(f"{value!r} is not a known consent source (one of: {known}).", field=field)
-    return _METHOD_LABELS[text]
-
-
 def full_phone(term: str, region: str) -> str | None:
     """The E.164 number when ``term`` is a whole valid phone number (in any format), else None."""
     if not re.fullmatch(r"[\d\s()+.\-/]+", term) or len(re.sub(r"\D", "", term)) < 6:
@@ -107,8 +93,3 @@ def full_phone(term: str, region: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def search_text(name: str, email: str | None, phone_e164: str | None, tags: list[str]) -> str:
-    """The normalised text a search looks in (see models.customers.customer_search_text)."""
-    return customer_search_text(name, email, phone_e164, tags)
