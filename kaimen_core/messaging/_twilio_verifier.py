@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 from kaimen_core.config import get_settings
 from kaimen_core.logs import failure_reason
 from kaimen_core.messaging._accounts import AccountMap, OwnAccount
+from kaimen_core.models import business_signer
 from kaimen_core.webhooks import Refusal, VerifiedEvent, WebhookRequest
 
 __all__ = ["TwilioVerifier", "form_fields", "signer_business", "valid_signature", "verify_twilio"]
@@ -119,7 +120,7 @@ def verify_twilio(request: WebhookRequest, accounts: Mapping[str, OwnAccount]) -
     if own is not None:
         if params.get("AccountSid") != own.account_sid:
             return INVALID_SIGNATURE
-        token, signer = own.auth_token or "", f"business:{own.business_id}"
+        token, signer = own.auth_token or "", business_signer(own.business_id)
     else:
         token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
         signer = "platform"

@@ -15,6 +15,7 @@ from kaimen_core.models.bookings import (
 from kaimen_core.models.customers import ConsentEvent, Customer, SuppressionEntry
 from kaimen_core.models.jobs import Job
 from kaimen_core.models.messaging import Conversation, Message, MessagingSettings, ReminderRecord, ScreeningTerm
+from kaimen_core.models.platform import PLATFORM_ROWS, PlatformRows
 from kaimen_core.models.privacy import PrivacyRequest
 from kaimen_core.models.services import (
     Service,
@@ -35,13 +36,14 @@ from kaimen_core.models.tenancy import (
     BusinessUpdate,
     EnforcementAction,
 )
-from kaimen_core.models.webhooks import WebhookEvent
+from kaimen_core.models.webhooks import WebhookEvent, business_signer, unrouted_events_of
 
 __all__ = [
     "BOOKING_EVENT_KINDS",
     "BOOKING_STATUSES",
     "BUSINESS_STATUSES",
     "ENFORCEMENT_ACTIONS",
+    "PLATFORM_ROWS",
     "ROLES",
     "AuditEvent",
     "AuditEventPublic",
@@ -59,6 +61,7 @@ __all__ = [
     "LoginAttempt",
     "Message",
     "MessagingSettings",
+    "PlatformRows",
     "PrivacyRequest",
     "ReminderRecord",
     "ScreeningTerm",
@@ -78,11 +81,14 @@ __all__ = [
     "UserPublic",
     "UserSession",
     "WebhookEvent",
+    "business_signer",
+    "unrouted_events_of",
     "utcnow",
 ]
 
 #: Tables that hold one business's rows, guarded by row-level security on PostgreSQL.
-#: ``businesses`` itself is guarded on its ``id``.
+#: ``businesses`` itself is guarded on its ``id``. The rows no business owns (tables without
+#: ``business_id``, rows where it is NULL) are declared in :data:`PLATFORM_ROWS`.
 TENANT_TABLES = (
     "users",
     "user_sessions",

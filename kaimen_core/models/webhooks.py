@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import ColumnElement, Index, Text, UniqueConstraint, and_, or_, select, text
+from sqlmodel import Field, SQLModel, col
 
 from kaimen_core.models._types import BigId, JsonDoc, utcnow
+from kaimen_core.models.tenancy import Business
 
-__all__ = ["WebhookEvent"]
+__all__ = ["WebhookEvent", "business_signer", "unrouted_events_of"]
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -46,3 +47,24 @@ class WebhookEvent(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
+
+
+def business_signer(business_id: int) -> str:
+    """The ``signer`` of an event verified with the secret of a business's own provider account."""
+    return f"business:{business_id}"
+
+
+def unrouted_events_of(business_id: int) -> ColumnElement[bool]:
+    """The events no business owns (yet) that concern ``business_id``: a customer's text or a delivery status
+    for its messaging number, not yet applied, or applied to no business (a status for a text Kaimen does not
+    know), or refused.
+
+    Its number is the ``To`` of a text it received and the ``From`` of a text it sent (Twilio's fields), and the
+    event was signed by the platform's account or the business's own: one signed by another business's account
+    is that business's (and refused when applied).
+    """
+    number = select(Business.messaging_number).where(Business.id == business_id).scalar_subquery()
+    payload = col(WebhookEvent.payload)
+    return and_(col(WebhookEvent.business_id).is_(None),
+                col(WebhookEvent.signer).in_(("platform", business_signer(business_id))),
+                or_(payload["To"].as_string() == number, payload["From"].as_string() == number))

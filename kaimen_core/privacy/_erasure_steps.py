@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, case, delete, or_, update
 from sqlmodel import Session, col, select
 
-from kaimen_core.actors import Actor
+from kaimen_core import audit
+from kaimen_core.actors import SYSTEM, Actor
 from kaimen_core.messaging import phone_hash
 from kaimen_core.models import (
     Booking,
@@ -32,6 +33,7 @@ from kaimen_core.models import (
     PrivacyRequest,
     SuppressionEntry,
     WebhookEvent,
+    unrouted_events_of,
     utcnow,
 )
 from kaimen_core.privacy._verify import Finding, needles_for, scan, scan_many
@@ -69,8 +71,7 @@ def chunked(values: Iterable[Any], run: Callable[[list[Any]], Iterable[Any]]) ->
 def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) -> dict[int, str]:
     """Note each person's identifiers, messages, provider ids and media; the failures by request."""
     business = rows[0].business_id
-    region, number = session.exec(select(Business.region, Business.messaging_number)
-                                  .where(Business.id == business)).one()
+    region = session.exec(select(Business.region).where(Business.id == business)).one()
     customers = {c.id: c for c in chunked(
         (row.customer_id for row in rows if row.customer_id is not None),
         lambda ids: session.exec(select(Customer).where(Customer.business_id == business, col(Customer.id).in_(ids))))}
@@ -79,7 +80,7 @@ def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) 
             select(Message.customer_id, Message.id, Message.provider_sid, Message.media).where(
                 Message.business_id == business, col(Message.customer_id).in_(ids)))):
         messages[customer_id].append((message_id, sid, media))
-    waiting = _unapplied_texts(session, number, {c.phone_e164 for c in customers.values() if c.phone_e164})
+    waiting = _unrouted_texts(session, business, {c.phone_e164 for c in customers.values() if c.phone_e164})
     failures: dict[int, str] = {}
     for row in rows:
         customer = customers.get(row.customer_id)
@@ -97,23 +98,29 @@ def prepare(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoints) 
     return failures
 
 
-def _unapplied_texts(session: Session, number: str | None, phones: set[str]) -> dict[str, set[str]]:
-    """The MessageSids of texts from these phones to the business's number not applied yet, by phone.
+def _unrouted_texts(session: Session, business_id: int, phones: set[str]) -> dict[str, set[str]]:
+    """The MessageSids of texts between these phones and the business that no message of it holds, by phone.
 
     The sidecar stores an inbound text before the worker applies it; one still waiting
     (or failed) holds the person's number and words, would bring the customer back when
-    applied, and is a record at Twilio. Its sid joins the person's provider ids, so the
-    database step empties the stored event and the providers step deletes the record.
+    applied, and is a record at Twilio. A delivery status for a text Kaimen does not know
+    (sent from the business's number but not through Kaimen, or whose message is gone)
+    stays with no business and holds the person's number; that text is a record at Twilio
+    too. Their sids join the person's provider ids, so the database step empties the stored
+    events and the providers step deletes the records.
     """
-    if not number or not phones:
+    if not phones:
         return {}
-    sender = col(WebhookEvent.payload)["From"].as_string()
+    payload = col(WebhookEvent.payload)
+    person = case((WebhookEvent.kind == "sms.status", payload["To"].as_string()), else_=payload["From"].as_string())
+    waiting = and_(WebhookEvent.business_id == business_id, col(WebhookEvent.status).in_(("received", "failed")),
+                   col(WebhookEvent.kind).in_(("sms.inbound", "sms.simulated")))
+    texts = select(person, payload["MessageSid"].as_string()).where(
+        WebhookEvent.provider == "twilio", or_(unrouted_events_of(business_id), waiting))
     found: dict[str, set[str]] = defaultdict(set)
-    for phone, sid in chunked(phones, lambda chunk: session.exec(select(sender, WebhookEvent.event_id).where(
-            WebhookEvent.provider == "twilio", col(WebhookEvent.status).in_(("received", "failed")),
-            col(WebhookEvent.kind).in_(("sms.inbound", "sms.simulated")),
-            col(WebhookEvent.payload)["To"].as_string() == number, sender.in_(chunk)))):
-        found[phone].add(sid)
+    for phone, sid in chunked(phones, lambda chunk: session.exec(texts.where(person.in_(chunk)))):
+        if sid:
+            found[phone].add(sid)
     return found
 
 
@@ -207,6 +214,9 @@ def verification(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoi
 
     The checkpoints of the requests run together (``in_flight``) hold their working
     copies of the identifiers, wiped by the certificate step, so none of them is a trace.
+    A hit in a platform row that concerns the business (an unapplied text to its number)
+    is neither the business's to see nor to remove: it goes to the operators' audit log,
+    by row id, and never stops the request.
     """
     started = time.perf_counter()
     business = rows[0].business_id
@@ -220,14 +230,35 @@ def verification(session: Session, rows: Sequence[PrivacyRequest], cps: Checkpoi
     seconds = round(time.perf_counter() - started, 3)
     failures: dict[int, str] = {}
     for row in rows:
-        findings: list[Finding] = found[row.id]
+        findings = [f for f in found[row.id] if not f.platform]
         cps[row.id]["verification"] = {"hits": len(findings), "seconds": seconds, "people_in_pass": len(rows),
-                                       "findings": [asdict(f) for f in findings]}
+                                       "findings": [_place(f) for f in findings]}
+        _tell_operators(session, row, [f for f in found[row.id] if f.platform])
         if findings:
             places = ", ".join(sorted({f"{f.table}.{f.column} ({f.matched})" for f in findings}))
             failures[row.id] = (f"Verification found {len(findings)} remaining trace(s) of the person: {places}. "
                                 "The request stays in progress; remove them and run the erasure again.")
     return failures
+
+
+def _place(finding: Finding) -> dict[str, str]:
+    return {"table": finding.table, "column": finding.column, "row": finding.row, "matched": finding.matched}
+
+
+def _tell_operators(session: Session, row: PrivacyRequest, found: list[Finding]) -> None:
+    """A platform event (no business's log) naming the request and the platform rows that still hold something
+    of the person: their places and ids, never what they hold."""
+    if not found:
+        return
+    ids = ""
+    for row_id in sorted({f.row for f in found}, key=lambda r: (len(r), r)):  # as many as the detail holds
+        if len(ids) + len(row_id) + 1 > 80:
+            break
+        ids = f"{ids},{row_id}" if ids else row_id
+    audit.record(session, actor=SYSTEM, action="privacy.erasure.platform_traces", target_type="privacy_request",
+                 target_id=row.id, flush=False, detail={
+                     "business_id": row.business_id, "hits": len(found), "rows": ids,
+                     "places": ", ".join(sorted({f"{f.table}.{f.column}" for f in found}))[:80]})
 
 
 def certificate(row: PrivacyRequest, cp: dict[str, Any], actor: Actor) -> None:
@@ -238,7 +269,7 @@ def certificate(row: PrivacyRequest, cp: dict[str, Any], actor: Actor) -> None:
         "removed": {"database": cp.get("database", {}), "providers": cp.get("providers", {})},
         "verification": {"hits": cp["verification"]["hits"], "seconds": cp["verification"]["seconds"],
                          "people_in_pass": cp["verification"].get("people_in_pass", 1),
-                         "scope": "every text and JSON column of every table"},
+                         "scope": "every text and JSON column of the business's rows in every table"},
         "started_at": cp.get("started_at"), "completed_at": now.isoformat(), "run_by": actor.label,
     }
     cp.pop("subject", None)

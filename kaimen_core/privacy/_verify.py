@@ -1,8 +1,15 @@
-"""The erasure's proof: scan every text and JSON column of every table for a person.
+"""The erasure's proof: scan every text and JSON column of every table a business's data can be in.
 
-The scan reads the schema from the database itself, so a table or column added later
-is covered without changing this code. Rows of other businesses are skipped where a
-table has a ``business_id``; tables without one are scanned whole.
+The scan reads the schema from the database itself, so a table or column added later is
+covered without changing this code. Of each table it reads, for one business:
+
+- the business's rows: where ``business_id`` is the business (``businesses``: its own row);
+- the platform's rows (no ``business_id``, or a NULL one) only as
+  :data:`~kaimen_core.models.PLATFORM_ROWS` declares them: those that can hold the business's
+  customers' data and concern it (an unapplied text to its number), and nothing else. The
+  sign-in attempts, screening terms, operators' accounts and events are never read for a
+  business. A hit in a platform row is a :class:`Finding` marked ``platform``: the business
+  can neither see nor remove that row, so it is for operators, never for the business.
 
 :func:`scan` looks for one person and lets the database filter the rows (``LIKE``).
 :func:`scan_many` looks for many people of one business in a single pass: it streams
@@ -16,14 +23,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import JSON, String, inspect, text
-from sqlmodel import Session
+from sqlalchemy import JSON, ColumnElement, Select, String, inspect, literal_column, or_, select, table, text
+from sqlmodel import Session, SQLModel
 
 from kaimen_core import db
+from kaimen_core.models import PLATFORM_ROWS
 
 __all__ = ["Finding", "needles_for", "scan", "scan_many"]
 
@@ -40,6 +48,7 @@ class Finding:
     column: str
     row: str
     matched: str  # which kind of identifier: phone, email or name
+    platform: bool = False  # in a row no business owns: for operators, never the business's findings
 
 
 def needles_for(*, name: str | None, phone_e164: str | None, email: str | None, region: str) -> dict[str, list[str]]:
@@ -58,18 +67,39 @@ def needles_for(*, name: str | None, phone_e164: str | None, email: str | None, 
     return found
 
 
-def _text_columns(session: Session) -> list[tuple[str, list[str], list[str], bool]]:
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A table as the scan reads it: its text and JSON columns, primary key, the column naming the business
+    that owns a row (None: no business owns any), and the condition picking its platform rows that concern
+    a business (None: none ever do)."""
+
+    name: str
+    columns: list[str]
+    keys: list[str]
+    owner: str | None
+    of_business: Callable[[int], ColumnElement[bool]] | None
+
+
+def _tables(session: Session) -> list[_Table]:
+    """The tables that can hold a business's data, from the database's own schema.
+
+    A table without ``business_id`` that :data:`~kaimen_core.models.PLATFORM_ROWS` does not
+    declare is not read (tests/core/test_models.py fails until it is declared).
+    """
     inspector = inspect(session.connection())
     tables = []
-    for table in sorted(inspector.get_table_names()):
-        columns = inspector.get_columns(table)
+    for name in sorted(inspector.get_table_names()):
+        columns = inspector.get_columns(name)
         scanned = [c["name"] for c in columns if isinstance(c["type"], (String, JSON)) or
                    type(c["type"]).__name__.upper() in {"JSONB", "JSON", "TEXT", "VARCHAR"}]
-        if not scanned:
-            continue
-        keys = inspector.get_pk_constraint(table).get("constrained_columns") or []
-        has_business = any(c["name"] == "business_id" for c in columns) or table == "businesses"
-        tables.append((table, scanned, keys, has_business))
+        owner = "id" if name == "businesses" else "business_id" if any(
+            c["name"] == "business_id" for c in columns) else None
+        platform = PLATFORM_ROWS.get(name)
+        of_business = platform.of_business if platform else None
+        if not scanned or not (owner or of_business):
+            continue  # no text, or only platform rows that never concern a business (or were never declared)
+        keys = inspector.get_pk_constraint(name).get("constrained_columns") or []
+        tables.append(_Table(name, scanned, keys, owner, of_business))
     return tables
 
 
@@ -83,32 +113,41 @@ def _name_words(needles: dict[str, list[str]]) -> list[re.Pattern[str]]:
     return [re.compile(r"(?<!\w)" + re.escape(v) + r"(?!\w)") for v in needles.get("name", [])]
 
 
-def _select(session: Session, table: str, columns: list[str], keys: list[str], has_business: bool,
-            where: str | None) -> tuple[str, int]:
-    """SELECT the row's key and its lower-cased text cells, limited to the business if it has one."""
+def _select(session: Session, source: _Table, business_id: int, where: str | None) -> tuple[Select, int]:
+    """SELECT each row's owner, its key and its lower-cased text cells: the business's rows, and the platform
+    rows that concern it; ``where`` (SQL text) narrows them further."""
     quote = session.get_bind().dialect.identifier_preparer.quote
-    key_sql = ", ".join(f"CAST({quote(k)} AS TEXT)" for k in keys) or "NULL"
-    cells = ", ".join(f"lower(CAST({quote(c)} AS TEXT))" for c in columns)
-    conditions = [where] if where else []
-    if has_business:
-        conditions.append(f"{quote('id' if table == 'businesses' else 'business_id')} = :business")
-    sql = f"SELECT {key_sql}, {cells} FROM {quote(table)}"
-    return sql + (" WHERE " + " AND ".join(conditions) if conditions else ""), max(len(keys), 1)
+    owner = literal_column(quote(source.owner) if source.owner else "NULL")
+    keys = [literal_column(f"CAST({quote(k)} AS TEXT)") for k in source.keys] or [literal_column("NULL")]
+    cells = [literal_column(f"lower(CAST({quote(c)} AS TEXT))") for c in source.columns]
+    readable = [owner == business_id] if source.owner else []
+    if source.of_business:
+        readable.append(source.of_business(business_id))
+    # The condition of platform rows is written on the model's table: read from that very table.
+    sql = select(owner, *keys, *cells).select_from(SQLModel.metadata.tables.get(source.name, table(source.name)))
+    sql = sql.where(or_(*readable))
+    return (sql.where(text(where)) if where else sql), len(keys)
 
 
-def _cells(rows, table: str, columns: list[str], keys: list[str], width: int, skip):
-    """(column, row id, value) of every non-empty cell not in ``skip``."""
+def _cells(rows, source: _Table, width: int, business_id: int,
+           skip: set[tuple[str, str, str]]) -> Iterator[tuple[str, str, str, bool]]:
+    """(column, row id, value, platform) of every non-empty cell not in ``skip``; ``platform``: a row the
+    business does not own."""
     for row in rows:
-        row_id = "/".join(str(v) for v in row[:width]) if keys else "?"
-        for column, value in zip(columns, row[width:], strict=True):
-            if value and (table, column, row_id) not in skip:
-                yield column, row_id, value
+        platform = row[0] != business_id
+        row_id = "/".join(str(v) for v in row[1:1 + width]) if source.keys else "?"
+        for column, value in zip(source.columns, row[1 + width:], strict=True):
+            if value and (source.name, column, row_id) not in skip:
+                yield column, row_id, value, platform
 
 
 def scan(
     session: Session, *, business_id: int, needles: dict[str, list[str]], skip: set[tuple[str, str, str]] = frozenset()
 ) -> list[Finding]:
-    """Every place a needle still appears. ``skip`` names (table, column, row) cells to ignore."""
+    """Every place a needle still appears, in the business's rows and the platform rows that concern it.
+
+    ``skip`` names (table, column, row) cells to ignore.
+    """
     dialect = session.get_bind().dialect
     quote, postgres = dialect.identifier_preparer.quote, dialect.name == "postgresql"
     patterns = _patterns(needles)
@@ -116,24 +155,22 @@ def scan(
         return []
     name_words = _name_words(needles)
     findings: list[Finding] = []
-    for table, columns, keys, has_business in _text_columns(session):
+    for source in _tables(session):
         # One pass per table: every text column joined into one lower-cased string is
         # matched against every pattern; the columns of the rows that match are then
         # checked one by one here, so the finding names the column.
-        joined = " || ' ' || ".join(f"coalesce(lower(CAST({quote(c)} AS TEXT)), '')" for c in columns)
+        joined = " || ' ' || ".join(f"coalesce(lower(CAST({quote(c)} AS TEXT)), '')" for c in source.columns)
         if postgres:  # the joined string is built once per row, then tried against every pattern
             where = f"({joined}) LIKE ANY (CAST(:patterns AS text[]))"
             params: dict[str, object] = {"patterns": [db.contains_pattern(form) for _, form in patterns]}
         else:
             where = "(" + " OR ".join(f"({joined}) LIKE :p{i} ESCAPE '\\'" for i in range(len(patterns))) + ")"
             params = {f"p{i}": db.contains_pattern(form) for i, (_, form) in enumerate(patterns)}
-        sql, width = _select(session, table, columns, keys, has_business, where)
-        params["business"] = business_id
-        rows = session.execute(text(sql), params)
-        for column, row_id, value in _cells(rows, table, columns, keys, width, skip):
+        sql, width = _select(session, source, business_id, where)
+        for column, row_id, value, platform in _cells(session.execute(sql, params), source, width, business_id, skip):
             kind = _matched(value, patterns, name_words)
             if kind:
-                findings.append(Finding(table, column, row_id, kind))
+                findings.append(Finding(source.name, column, row_id, kind, platform))
     return findings
 
 
@@ -143,8 +180,8 @@ def scan_many(
 ) -> dict[Hashable, list[Finding]]:
     """:func:`scan` for many people of one business at once: the findings of each, in one pass.
 
-    Every text cell of the business's rows (and of tables without a business) is read
-    once, in a streamed query, whatever the number of people.
+    Every text cell of the business's rows (and of the platform rows that concern it) is
+    read once, in a streamed query, whatever the number of people.
     """
     patterns = {key: _patterns(needles) for key, needles in people.items()}
     words = {key: _name_words(needles) for key, needles in people.items()}
@@ -152,15 +189,14 @@ def scan_many(
     suspects = _Suspects(patterns, {key: needles.get("name", []) for key, needles in people.items()})
     if not suspects:
         return findings
-    for table, columns, keys, has_business in _text_columns(session):
-        sql, width = _select(session, table, columns, keys, has_business, None)
-        rows = session.execute(text(sql), {"business": business_id},
-                               execution_options={"stream_results": True, "yield_per": 2000})
-        for column, row_id, value in _cells(rows, table, columns, keys, width, skip):
+    for source in _tables(session):
+        sql, width = _select(session, source, business_id, None)
+        rows = session.execute(sql, execution_options={"stream_results": True, "yield_per": 2000})
+        for column, row_id, value, platform in _cells(rows, source, width, business_id, skip):
             for key in suspects.of(value):
                 kind = _matched(value, patterns[key], words[key])
                 if kind:
-                    findings[key].append(Finding(table, column, row_id, kind))
+                    findings[key].append(Finding(source.name, column, row_id, kind, platform))
     return findings
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kaimen_core import cli, db, privacy
+from kaimen_core import auth, cli, db, privacy
+from kaimen_core.actors import Origin
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import (
     AuditEvent,
@@ -22,7 +23,7 @@ from kaimen_core.models import (
     WebhookEvent,
 )
 from kaimen_core.privacy import _erasure_steps
-from tests.factories import count, make_business, make_staff, rows
+from tests.factories import PASSWORD, count, make_business, make_staff, rows
 
 
 def _verified_deletion(tenant, *, phone: str) -> int:
@@ -187,6 +188,23 @@ def test_a_trace_stops_only_the_request_it_belongs_to(database):
     assert "enforcement_actions.reason (email)" in results[1].detail
     stopped = rows(PrivacyRequest, PrivacyRequest.id == ids[1])[0]
     assert stopped.status == "in_progress" and stopped.checkpoint["verification"]["hits"] == 1
+
+
+def test_a_customer_named_after_another_owner_s_ip_address_is_erased_in_a_batch_without_a_word_of_it(database):
+    rival = make_business()
+    auth.sign_in(username=rival.username, password=PASSWORD, origin=Origin(ip_address="203.0.113.7"))
+    tenant = make_business()
+    ids = [_person(tenant, n) for n in range(3)]
+    with db.system_session() as session:  # the business names a customer after the rival owner's address
+        session.get(Customer, rows(PrivacyRequest, PrivacyRequest.id == ids[1])[0].customer_id).name = "203.0.113.7"
+
+    results = privacy.erase_requests(ids, actor=tenant.owner, erasers=Providers().erasers)
+
+    assert [r.status for r in results] == ["completed"] * 3
+    assert not any("login_attempts" in r.detail for r in results)
+    for record in rows(PrivacyRequest, PrivacyRequest.id.in_(ids)):
+        assert record.checkpoint["verification"]["findings"] == []
+        assert "login_attempts" not in repr(record.checkpoint) + repr(record.certificate)
 
 
 def test_two_requests_for_one_customer_run_one_after_the_other(database):

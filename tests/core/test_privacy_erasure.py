@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kaimen_core import db, messaging, privacy, webhooks
+from kaimen_core import auth, db, messaging, privacy, webhooks
+from kaimen_core.actors import Origin
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import (
     AuditEvent,
@@ -22,7 +23,7 @@ from kaimen_core.models import (
     WebhookEvent,
 )
 from kaimen_core.privacy import ErasureFailed, ProviderErasers
-from tests.factories import count, make_business, make_operator, rows
+from tests.factories import PASSWORD, count, make_business, make_operator, rows
 from tests.fakes.messaging import apply_webhooks, store_twilio, texting_business
 from tests.fakes.messaging import customer as make_customer
 
@@ -310,3 +311,97 @@ def test_a_business_with_its_own_twilio_account_has_the_persons_texts_deleted_th
         assert fake.deleted == [sent["sid"]] and fake.sent == []  # deleted in the account that holds it
         assert "own account" in result.certificate["removed"]["providers"]["service"]
     config.reset_settings()
+
+
+# --- what the verification reads: the business's data, never the platform's ---------------
+
+
+def _only_in_a_platform_table(place: str) -> str:
+    """Text that only a platform table holds: another owner's IP address in the sign-in attempts, or a
+    prohibited term operators added."""
+    if place == "login_attempts":
+        rival = make_business()
+        auth.sign_in(username=rival.username, password=PASSWORD, origin=Origin(ip_address="203.0.113.7"))
+        return "203.0.113.7"
+    operator, _ = make_operator()
+    with db.tenant_session(operator) as session:
+        messaging.add_screening_term(session, actor=operator, term="quick cash loans", reason="Lending offers")
+    return "quick cash loans"
+
+
+@pytest.mark.parametrize("place", ["login_attempts", "screening_terms"])
+def test_a_customer_named_after_platform_data_is_erased_and_the_business_learns_nothing_of_it(database, place):
+    name = _only_in_a_platform_table(place)
+    tenant = make_business()
+    _seed(tenant, name=name)
+    request_id = _deletion_request(tenant)
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=FakeProviders().erasers)
+
+    assert result.status == "completed" and result.findings == []
+    record = rows(PrivacyRequest, PrivacyRequest.id == request_id)[0]
+    assert place not in repr(record.checkpoint) + repr(record.certificate)
+    with db.system_session() as session:  # the platform table is not read at all, for the business
+        found = privacy.scan(session, business_id=tenant.business_id,
+                             needles=privacy.needles_for(name=name, phone_e164=None, email=None, region="US"))
+    assert found == []
+
+
+def test_the_verification_reads_the_events_of_the_business_s_number_that_no_business_owns_yet(database):
+    tenant, number = texting_business()
+    rival, rival_number = texting_business()
+    waiting = {"MessageSid": "SMwaiting2", "From": PHONE, "To": number, "Body": "Hello", "NumMedia": "0"}
+    store_twilio(
+        webhooks.VerifiedEvent(event_id="SMwaiting2", kind="sms.inbound", payload=waiting),
+        # signed by the rival's own Twilio account for this business's number: the rival's, refused when applied
+        webhooks.VerifiedEvent(event_id="SMforged1", kind="sms.inbound", signer=f"business:{rival.business_id}",
+                               payload={**waiting, "MessageSid": "SMforged1"}),
+        webhooks.VerifiedEvent(event_id="SMelsewhere1", kind="sms.inbound",
+                               payload={**waiting, "MessageSid": "SMelsewhere1", "To": rival_number}),
+    )
+    needles = privacy.needles_for(name=None, phone_e164=PHONE, email=None, region="US")
+    with db.system_session() as session:
+        found = privacy.scan(session, business_id=tenant.business_id, needles=needles)
+        together = privacy.scan_many(session, business_id=tenant.business_id, people={"p": needles})["p"]
+    [waiting_row] = rows(WebhookEvent, WebhookEvent.event_id == "SMwaiting2")
+    assert found == together == [privacy.Finding("webhook_events", "payload", str(waiting_row.id), "phone",
+                                                  platform=True)]
+
+
+def test_a_trace_in_platform_records_of_the_business_never_stops_its_request_and_operators_are_told(database):
+    tenant, number = texting_business()
+    _seed(tenant)
+    # Someone else's text to the business, not applied yet, mentions the person by name.
+    other = {"MessageSid": "SMother1", "From": "+12125550111", "To": number, "Body": f"Tell {NAME} I'm late",
+             "NumMedia": "0"}
+    store_twilio(webhooks.VerifiedEvent(event_id="SMother1", kind="sms.inbound", payload=other))
+    request_id = _deletion_request(tenant)
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=request_id, erasers=FakeProviders().erasers)
+
+    assert result.status == "completed" and result.findings == []
+    assert result.certificate["verification"]["hits"] == 0
+    [told] = rows(AuditEvent, AuditEvent.action == "privacy.erasure.platform_traces")
+    [event] = rows(WebhookEvent, WebhookEvent.event_id == "SMother1")
+    assert told.business_id is None  # the operators' log, not the business's
+    assert (told.target_type, told.target_id) == ("privacy_request", str(request_id))
+    assert told.detail == {"business_id": tenant.business_id, "hits": 1, "places": "webhook_events.payload",
+                           "rows": str(event.id)}
+    assert NAME not in repr(told.model_dump())
+
+
+def test_a_status_callback_for_a_text_to_the_person_that_kaimen_does_not_know_is_erased_too(database):
+    tenant, number = texting_business()
+    _seed(tenant)
+    callback = {"MessageSid": "SMunknown1", "MessageStatus": "delivered", "From": number, "To": PHONE}
+    store_twilio(webhooks.VerifiedEvent(event_id="SMunknown1:delivered", kind="sms.status", payload=callback))
+    while apply_webhooks():  # applied as nothing: a text Kaimen does not know; it stays with no business
+        pass
+    providers = FakeProviders()
+
+    result = privacy.run_erasure(actor=tenant.owner, request_id=_deletion_request(tenant), erasers=providers.erasers)
+
+    assert result.status == "completed"
+    assert "SMunknown1" in providers.deleted  # the text is a record at Twilio
+    assert rows(WebhookEvent, WebhookEvent.event_id == "SMunknown1:delivered")[0].payload == {"erased": True}
+    assert count(AuditEvent, AuditEvent.action == "privacy.erasure.platform_traces") == 0

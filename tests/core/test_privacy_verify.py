@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from kaimen_core import db, privacy
 from kaimen_core.models import (
     AuditEvent,
     Booking,
+    Business,
     ConsentEvent,
     Customer,
     EnforcementAction,
     Job,
+    LoginAttempt,
     Message,
     StaffMember,
     WebhookEvent,
 )
 from kaimen_core.privacy import _verify
-from tests.factories import make_business
+from tests.factories import make_business, rows
 
 # Several people of one business, chosen so that their identifiers overlap and nearly match.
 PEOPLE = {
@@ -57,8 +61,11 @@ def _needles(key: str) -> dict[str, list[str]]:
 
 
 def _seed_everywhere(tenant) -> None:
+    """The texts in every table the business owns rows of, in platform rows that concern it (texts to its number
+    not applied yet), and in platform rows that do not (sign-in attempts, texts to no business's number)."""
     b, now = tenant.business_id, datetime.now(UTC)
     with db.system_session() as session:
+        session.get(Business, b).messaging_number = number = f"+1555555{b % 10000:04d}"
         staff = StaffMember(business_id=b, name="Sam Rivera", bio=TEXTS[0])
         session.add(staff)
         for i, (name, phone, email) in enumerate(PEOPLE.values()):
@@ -81,10 +88,14 @@ def _seed_everywhere(tenant) -> None:
             session.add(AuditEvent(business_id=b, actor_label="system", action="test.note",
                                    detail={"note": body}))
             session.add(Job(business_id=b, kind="send_message", payload={"text": body}))
+            for to in (number, "+15550000000"):
+                session.add(WebhookEvent(provider="twilio", event_id=f"SMu{b}x{i}{to}", kind="sms.inbound",
+                                         payload={"Body": body, "From": "+1999", "To": to}))
+            session.add(LoginAttempt(username_hash=body[:64], outcome="failure", ip_address=body[:45]))
 
 
 def _by_cell(findings):
-    return sorted((f.table, f.column, f.row, f.matched) for f in findings)
+    return sorted((f.table, f.column, f.row, f.matched, f.platform) for f in findings)
 
 
 def test_many_people_in_one_pass_give_each_exactly_the_single_scan_findings(database):
@@ -103,26 +114,40 @@ def test_many_people_in_one_pass_give_each_exactly_the_single_scan_findings(data
     assert {f[0] for f in single["maria"]} >= {"customers", "messages", "bookings", "webhook_events",
                                                 "enforcement_actions", "audit_events", "jobs", "consent_events"}
     assert {f[3] for found in single.values() for f in found} == {"phone", "email", "name"}
+    # Platform rows: those of texts to the business's number are read (and marked), no other ever is.
+    mine = {e.id for e in rows(WebhookEvent) if e.business_id is None and e.payload["To"] != "+15550000000"
+            and e.event_id.startswith(f"SMu{tenant.business_id}x")}
+    platform = {(f[0], int(f[2])) for found in single.values() for f in found if f[4]}
+    assert platform and platform <= {("webhook_events", i) for i in mine}
+    assert all(f[0] != "login_attempts" for found in single.values() for f in found)
     # "Al" is in the messages once as a whole word (body and media caption), never inside "Sal" or "Alan".
     assert [f[1] for f in single["al"] if f[0] == "messages"] == ["body", "media"]
 
 
-def test_one_pass_reads_every_table_once_whatever_the_number_of_people(database, monkeypatch):
+def test_one_pass_reads_every_table_once_whatever_the_number_of_people(database):
     tenant = make_business()
     _seed_everywhere(tenant)
-    statements: list[str] = []
-    original = _verify._select
 
-    def counting(*args, **kwargs):
-        statements.append(args[1])
-        return original(*args, **kwargs)
+    def tables_read(people: int) -> list[str]:
+        statements: list[str] = []
 
-    monkeypatch.setattr(_verify, "_select", counting)
-    people = {i: privacy.needles_for(name=f"Person {i}", phone_e164=f"+1212555{i:04d}", email=f"p{i}@example.com",
-                                     region="US") for i in range(300)}
-    with db.system_session() as session:
-        privacy.scan_many(session, business_id=tenant.business_id, people=people)
-    assert len(statements) == len(set(statements))
+        def seen(_connection, _cursor, statement, *_):
+            statements.append(statement)
+
+        needles = {i: privacy.needles_for(name=f"Person {i}", phone_e164=f"+1212555{i:04d}",
+                                          email=f"p{i}@example.com", region="US") for i in range(people)}
+        event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            with db.system_session() as session:
+                privacy.scan_many(session, business_id=tenant.business_id, people=needles)
+        finally:
+            event.remove(database.engine, "before_cursor_execute", seen)
+        return [re.search(r"FROM (\S+)", s).group(1).strip('"') for s in statements if "lower(CAST(" in s]
+
+    once = tables_read(1)
+    assert len(once) == len(set(once)) and {"customers", "messages", "webhook_events"} <= set(once)
+    assert "login_attempts" not in once and "screening_terms" not in once
+    assert tables_read(300) == once
 
 
 # --- the index never misses anyone the exact check would find -------------------------------

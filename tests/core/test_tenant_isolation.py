@@ -329,6 +329,11 @@ RECIPES.update({
 })
 PRIMITIVES.update({
     "privacy.phone_hash": "pure: messaging's one-way hash of a number for a business; reads no rows",
+    "models.business_signer": "pure: the signer an event verified with a business's own account carries; reads no "
+                              "rows",
+    "models.unrouted_events_of": "a condition, reading no rows itself: the erasure's prepare and verification "
+                                 "use it in a system session for the business of a request already loaded for the "
+                                 "actor; it picks only the platform rows that concern that business",
     "privacy.scan": "the erasure's verification, run only by kaimen_core.privacy in a system session after the "
                     "request was loaded for the actor; it returns where traces are, never their text",
     "privacy.scan_many": "privacy.scan for several people of one business in one pass, run only by "
