@@ -24,6 +24,7 @@ from kaimen_core.auth._passwords import verify_password, waste_a_check
 from kaimen_core.config import cookie_key, get_settings
 from kaimen_core.exceptions import AccountLocked, InvalidCredentials, SessionInvalid
 from kaimen_core.models import Business, LoginAttempt, User, UserSession, utcnow
+from kaimen_core.validators import has_control_characters
 
 __all__ = [
     "LOCKOUT_ATTEMPTS",
@@ -40,6 +41,7 @@ __all__ = [
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 _TOUCH_EVERY = timedelta(minutes=5)
+_LONGEST_NAME = 254  # the longest email; usernames are shorter
 _SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
 
 
@@ -69,7 +71,9 @@ def _token_from_cookie(cookie: str | None) -> str | None:
     if not isinstance(cookie, str):
         return None
     token, _, signature = cookie.partition(".")
-    if not token or not signature or not hmac.compare_digest(signature, _signature(token)):
+    # A cookie is whatever the browser sends; ours is ASCII, and compare_digest refuses a str
+    # with any other character.
+    if not token or not signature or not cookie.isascii() or not hmac.compare_digest(signature, _signature(token)):
         return None
     return token
 
@@ -165,19 +169,22 @@ def _claim_attempt(session: Session, key: str, now: datetime, origin: Origin) ->
 def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | None = None) -> SignedIn:
     """Check a username (or email) and password; raise InvalidCredentials or AccountLocked.
 
+    A field that is empty, holds a control character, or is longer than any username or
+    email is refused before anything is looked up, with the answer a wrong password gets.
     Lockout is per username, in the database, so it holds across browsers and replicas;
     the attempt is counted before the password is checked (:func:`_claim_attempt`), and
     the slow check runs outside any transaction.
     """
-    if not (username or "").strip() or not password:
+    typed = (username or "").strip()
+    if not typed or len(typed) > _LONGEST_NAME or not password or has_control_characters(typed + password):
         raise InvalidCredentials()
     now = utcnow()
     with db.system_session(engine=engine) as session:
-        user = _find_user(session, username)
+        user = _find_user(session, typed)
         user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
         # One count per account, whether its username or its email was typed; an unknown
         # name is counted as typed.
-        key = _username_key(user.username if user else username)
+        key = _username_key(user.username if user else typed)
         claimed = _claim_attempt(session, key, now, origin)
     if isinstance(claimed, datetime):
         raise AccountLocked(claimed)

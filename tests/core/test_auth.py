@@ -27,6 +27,8 @@ WRONG = "not the password at all"
 NEW_PASSWORD = "a brand new passphrase"
 OTHER_BROWSER = Origin(ip_address="198.51.100.7", user_agent="OtherBrowser/2.0")
 SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
+INCORRECT = "Username or password is incorrect."
+PROBER = Origin(ip_address="203.0.113.50", user_agent="Prober/1.0")
 
 
 def _fail_sign_in(username: str, times: int, *, origin: Origin = ORIGIN) -> list[Exception]:
@@ -189,6 +191,31 @@ def test_unknown_usernames_lock_too_so_lockout_reveals_nothing(database):
     assert isinstance(raised[-1], AccountLocked)
 
 
+# --- what can be typed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f", "\n", "\x85"],
+                         ids=["nul", "escape", "delete", "line-feed", "c1-next-line"])
+def test_a_control_character_is_answered_like_a_wrong_password_and_nothing_is_looked_up(database, character):
+    tenant = make_business()
+    inside = f"{tenant.username[:3]}{character}{tenant.username[3:]}"
+    events_before = count(AuditEvent)
+    for username, password in ((inside, PASSWORD), (f"{tenant.username}@example.com{character}x", PASSWORD),
+                               (tenant.username, PASSWORD + character), (f"no{character}body", WRONG)):
+        with pytest.raises(InvalidCredentials) as refused:
+            auth.sign_in(username=username, password=password, origin=PROBER)
+        assert str(refused.value) == INCORRECT
+    assert count(LoginAttempt) == 0
+    assert count(AuditEvent) == events_before
+
+
+def test_a_name_longer_than_any_account_has_is_answered_like_a_wrong_password(database):
+    tenant = make_business()
+    with pytest.raises(InvalidCredentials, match=INCORRECT):
+        auth.sign_in(username=tenant.username + "x" * 10_000, password=PASSWORD, origin=PROBER)
+    assert count(LoginAttempt) == 0
+
+
 # --- what the audit log records ---------------------------------------------------------
 
 
@@ -264,6 +291,9 @@ TAMPERINGS = {
     "empty": lambda c: "",
     "none": lambda c: None,
     "garbage": lambda c: "garbage",
+    "signature not ascii": lambda c: c[:-1] + "é",
+    "token not ascii": lambda c: "é" + c,
+    "control character": lambda c: c + "\x00",
 }
 
 
@@ -524,10 +554,13 @@ def test_a_duplicate_username_or_email_is_a_conflict_and_writes_nothing(database
         ({"username": "x"}, "username"),
         ({"username": "has space"}, "username"),
         ({"email": "not-an-email"}, "email"),
+        ({"email": "new\x00staff@example.com"}, "email"),
         ({"display_name": "  "}, "display_name"),
         ({"password": "too short"}, "password"),
+        ({"password": PASSWORD + "\x00"}, "password"),
     ],
-    ids=["short-username", "bad-username", "bad-email", "blank-name", "short-password"],
+    ids=["short-username", "bad-username", "bad-email", "nul-in-email", "blank-name", "short-password",
+         "nul-in-password"],
 )
 def test_bad_staff_details_are_refused_and_write_nothing(database, fields, field):
     tenant = make_business()

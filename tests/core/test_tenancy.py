@@ -71,6 +71,8 @@ BAD_SIGN_UPS = [
     ({"email": ""}, "email", "Email is required"),
     ({"email": "dana-at-example.com"}, "email", "not a valid email address"),
     ({"email": "dana@localhost"}, "email", "not a valid email address"),
+    ({"email": "da\x00na@fade.example"}, "email", "Email must not contain control characters"),
+    ({"email": "dana@fade.example\x1b"}, "email", "Email must not contain control characters"),
     ({"phone": ""}, "phone", "Phone number is required"),
     ({"phone": "12345"}, "phone", "not a valid phone number for US"),
     ({"phone": "call me"}, "phone", "is not a phone number"),
@@ -83,6 +85,8 @@ BAD_SIGN_UPS = [
     ({"password": "short-pass1", "confirm_password": "short-pass1"}, "password", "at least 12 characters"),
     ({"confirm_password": PASSWORD + "x"}, "confirm_password", "do not match"),
     ({"password": "ü" * 37, "confirm_password": "ü" * 37}, "password", "at most 72 bytes"),
+    ({"password": "correct\x00horse battery", "confirm_password": "correct\x00horse battery"}, "password",
+     "Password must not contain control characters"),
 ]
 
 

@@ -117,6 +117,18 @@ def test_empty_fields_ask_for_both_and_count_no_attempt(app, sign_in, username, 
     assert _login_attempts() == 0
 
 
+@pytest.mark.parametrize("username", ["{owner}\x00", "ow\x00ner", "{owner}\x1b[31m"],
+                         ids=["nul-after", "nul-inside", "escape"])
+def test_a_control_character_in_the_username_gets_the_wrong_password_answer(app, sign_in, username):
+    tenant = make_business()
+
+    at = sign_in(app().run(), username.format(owner=tenant.username), PASSWORD)
+
+    assert [e.value for e in at.error] == [INCORRECT]
+    assert_sign_in_page(at)
+    assert _login_attempts() == 0
+
+
 def test_after_five_wrong_passwords_even_the_right_one_is_refused(app, sign_in):
     tenant = make_business()
     at = app().run()

@@ -80,6 +80,9 @@ def test_the_sign_up_page_links_back_to_sign_in(sign_up_page):
         ({"username": "x"}, "Username must be 3–32 characters: letters, digits, '.', '_' or '-', "
                             "starting with a letter or digit."),
         ({"email": "ada-at-example"}, "'ada-at-example' is not a valid email address."),
+        ({"email": "ada\x00@fernstreet.example"}, "Email must not contain control characters."),
+        ({"password": "a long\x00enough passphrase", "confirm": "a long\x00enough passphrase"},
+         "Password must not contain control characters."),
         ({"password": "too short", "confirm": "too short"}, "Password must be at least 12 characters."),
         ({"confirm": "a different passphrase"}, "The two passwords do not match."),
         ({"username": "{taken_username}"}, "The username '{taken_username}' is already taken."),
@@ -90,9 +93,9 @@ def test_the_sign_up_page_links_back_to_sign_in(sign_up_page):
                            "for numbers from other countries."),
         ({"phone": ""}, "Phone number is required."),
     ],
-    ids=["no-business-name", "blank-business-name", "no-owner-name", "bad-username", "bad-email",
-         "short-password", "mismatch", "duplicate-username", "duplicate-username-case", "duplicate-email",
-         "not-a-phone", "invalid-phone", "no-phone"],
+    ids=["no-business-name", "blank-business-name", "no-owner-name", "bad-username", "bad-email", "nul-in-email",
+         "nul-in-password", "short-password", "mismatch", "duplicate-username", "duplicate-username-case",
+         "duplicate-email", "not-a-phone", "invalid-phone", "no-phone"],
 )
 def test_bad_input_shows_a_specific_error_and_writes_nothing(sign_up_page, press, values, message):
     existing = make_business()
