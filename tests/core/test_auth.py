@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -17,10 +20,11 @@ from kaimen_core.exceptions import (
     InvalidCredentials,
     NotFound,
     PermissionDenied,
+    RateLimited,
     SessionInvalid,
     ValidationError,
 )
-from kaimen_core.models import AuditEvent, Business, LoginAttempt, User, UserSession, utcnow
+from kaimen_core.models import AuditEvent, Business, LoginAttempt, NetworkAttempt, User, UserSession, utcnow
 from tests.factories import ORIGIN, PASSWORD, count, make_business, make_operator, make_staff, rows
 
 WRONG = "not the password at all"
@@ -29,6 +33,7 @@ OTHER_BROWSER = Origin(ip_address="198.51.100.7", user_agent="OtherBrowser/2.0")
 SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
 INCORRECT = "Username or password is incorrect."
 PROBER = Origin(ip_address="203.0.113.50", user_agent="Prober/1.0")
+TOO_MANY = re.compile(r"Too many attempts from this network; try again in \d+ minutes?\.")
 
 
 def _fail_sign_in(username: str, times: int, *, origin: Origin = ORIGIN) -> list[Exception]:
@@ -45,6 +50,24 @@ def _age_login_attempts(by: timedelta) -> None:
     """Move every recorded sign-in attempt ``by`` into the past (instead of sleeping)."""
     with db.system_session() as session:
         for attempt in session.exec(select(LoginAttempt)).all():
+            attempt.created_at = attempt.created_at - by
+            session.add(attempt)
+
+
+def _fail_from(origin: Origin, times: int, *, first: int = 0) -> list[Exception]:
+    """``times`` wrong sign-ins from ``origin``, each to another unknown username (so none locks)."""
+    raised = []
+    for n in range(first, first + times):
+        with pytest.raises((InvalidCredentials, RateLimited)) as excinfo:
+            auth.sign_in(username=f"guess-{n}", password=WRONG, origin=origin)
+        raised.append(excinfo.value)
+    return raised
+
+
+def _age_network_attempts(by: timedelta) -> None:
+    """Move every attempt counted against a network ``by`` into the past."""
+    with db.system_session() as session:
+        for attempt in session.exec(select(NetworkAttempt)).all():
             attempt.created_at = attempt.created_at - by
             session.add(attempt)
 
@@ -205,7 +228,7 @@ def test_a_control_character_is_answered_like_a_wrong_password_and_nothing_is_lo
         with pytest.raises(InvalidCredentials) as refused:
             auth.sign_in(username=username, password=password, origin=PROBER)
         assert str(refused.value) == INCORRECT
-    assert count(LoginAttempt) == 0
+    assert count(LoginAttempt) == count(NetworkAttempt, NetworkAttempt.action == "sign_in") == 0
     assert count(AuditEvent) == events_before
 
 
@@ -213,7 +236,111 @@ def test_a_name_longer_than_any_account_has_is_answered_like_a_wrong_password(da
     tenant = make_business()
     with pytest.raises(InvalidCredentials, match=INCORRECT):
         auth.sign_in(username=tenant.username + "x" * 10_000, password=PASSWORD, origin=PROBER)
-    assert count(LoginAttempt) == 0
+    assert count(LoginAttempt) == count(NetworkAttempt, NetworkAttempt.action == "sign_in") == 0
+
+
+# --- the limit per network ---------------------------------------------------------------
+
+
+def test_a_network_past_twenty_failed_sign_ins_is_refused_before_anything_is_looked_up(database):
+    tenant = make_business()
+    limit = auth.SIGN_IN_PER_NETWORK
+    assert (limit.attempts, limit.window) == (20, timedelta(minutes=15))
+    assert [type(e) for e in _fail_from(PROBER, 20)] == [InvalidCredentials] * 20
+    attempts_before = count(LoginAttempt)
+
+    for username, password in ((tenant.username, PASSWORD), ("guess-99", WRONG)):
+        with pytest.raises(RateLimited) as refused:
+            auth.sign_in(username=username, password=password, origin=PROBER)
+        assert TOO_MANY.fullmatch(str(refused.value))
+        assert utcnow() + timedelta(minutes=14) < refused.value.until <= utcnow() + limit.window
+    assert count(LoginAttempt) == attempts_before  # the accounts were not even counted
+    # Another network signs in as usual; the account itself was never locked.
+    assert auth.sign_in(username=tenant.username, password=PASSWORD, origin=OTHER_BROWSER).actor.user_id
+
+
+def test_right_passwords_do_not_count_against_the_network(database):
+    tenant = make_business()
+    for _ in range(25):  # an office whose staff all sign in
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    assert [type(e) for e in _fail_from(PROBER, 21)] == [InvalidCredentials] * 20 + [RateLimited]
+
+
+def test_the_network_limit_holds_across_replicas_and_lifts_as_its_attempts_age(database):
+    tenant = make_business()
+    _fail_from(PROBER, 20)
+    db.reset_engine()  # a fresh engine and pool: another replica of the app
+    with pytest.raises(RateLimited):
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    _age_network_attempts(auth.SIGN_IN_PER_NETWORK.window - timedelta(minutes=1))
+    with pytest.raises(RateLimited):
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    _age_network_attempts(timedelta(minutes=2))
+    assert auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER).actor.user_id
+
+
+def test_addresses_of_one_ipv6_64_count_as_one_network(database):
+    _fail_from(Origin(ip_address="2001:db8:1:2::1"), 10)
+    _fail_from(Origin(ip_address="2001:db8:1:2:ffff:ffff:ffff:fffe"), 10, first=10)
+    with pytest.raises(RateLimited):
+        auth.sign_in(username="guess-x", password=WRONG, origin=Origin(ip_address="2001:db8:1:2:abcd::9"))
+    with pytest.raises(InvalidCredentials):  # the next /64 is another network
+        auth.sign_in(username="guess-x", password=WRONG, origin=Origin(ip_address="2001:db8:1:3::1"))
+
+
+def test_many_replicas_at_once_let_no_more_than_twenty_through(database):
+    """Thirty failed sign-ins from one network at the same moment (as from many app replicas):
+    exactly twenty are checked, ten refused."""
+    start = threading.Barrier(30)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        start.wait()
+        try:
+            auth.sign_in(username=f"guess-{n}", password=WRONG, origin=PROBER)
+        except (InvalidCredentials, RateLimited) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["InvalidCredentials"] * 20 + ["RateLimited"] * 10
+    assert count(LoginAttempt) == 20
+
+
+def test_a_refused_network_is_audited_once_with_no_typed_text(database):
+    typed = "mallory.probes.this"
+    _fail_from(PROBER, 20)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            auth.sign_in(username=typed, password="hunter2-guessed", origin=PROBER)
+    [event] = _events("auth.rate_limited")
+    assert (event.actor_label, event.business_id, event.ip_address) == ("unknown:?", None, PROBER.ip_address)
+    assert event.detail == {"limit": "sign_in", "attempts": 20, "minutes": 15}
+    counted = json.dumps([a.model_dump(mode="json") for a in rows(NetworkAttempt)])
+    stored = json.dumps([e.model_dump(mode="json") for e in rows(AuditEvent)]) + counted
+    for secret in (typed, "mallory", "hunter2"):
+        assert secret not in stored
+    assert PROBER.ip_address not in counted  # the network is kept only as a keyed hash
+
+
+def test_an_origin_without_an_address_is_not_limited_and_production_says_so(database, monkeypatch, caplog):
+    assert [type(e) for e in _fail_from(Origin(), 25)] == [InvalidCredentials] * 25
+    monkeypatch.setenv("KAIMEN_ENV", "production")
+    monkeypatch.setenv("KAIMEN_SECRETS_KEY", "a-production-secrets-key-" + "z" * 32)
+    reset_settings()
+    try:
+        with caplog.at_level(logging.WARNING, logger="kaimen_core.auth._limits"):
+            _fail_from(Origin(), 1, first=25)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [r.getMessage() for r in caplog.records] == [
+        "sign_in attempt without a client address, so no per-network limit applies: the proxy in front of the app "
+        "must send X-Forwarded-For"
+    ]
 
 
 # --- what the audit log records ---------------------------------------------------------
