@@ -4,6 +4,7 @@ from kaimen_core.auth._limits import (
     NEW_ACCOUNTS_PER_NETWORK,
     SIGN_IN_PER_NETWORK,
     NetworkLimit,
+    new_account_attempt,
     purge_network_attempts,
     visitor,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "create_operator",
     "hash_password",
     "list_users",
+    "new_account_attempt",
     "new_user",
     "open_session",
     "purge_network_attempts",

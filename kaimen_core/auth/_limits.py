@@ -29,16 +29,18 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, delete, select
 
-from kaimen_core import audit
+from kaimen_core import audit, db
 from kaimen_core.actors import Actor, Origin
 from kaimen_core.config import cookie_key, get_settings
-from kaimen_core.exceptions import RateLimited
+from kaimen_core.exceptions import Conflict, RateLimited
 from kaimen_core.models import NetworkAttempt, utcnow
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "NetworkLimit",
     "claim_network_attempt",
     "give_back",
+    "new_account_attempt",
     "purge_network_attempts",
     "visitor",
 ]
@@ -132,6 +135,37 @@ def give_back(session: Session, claim: int | None) -> None:
     """Take back an attempt that should not count (a right password, a staff member added)."""
     if claim is not None:
         session.exec(delete(NetworkAttempt).where(col(NetworkAttempt.id) == claim))
+
+
+@contextmanager
+def new_account_attempt(*, actor: Actor, successes_count: bool, engine: Engine | None = None) -> Iterator[None]:
+    """Count an attempt to create an account from the actor's network around the body that tries it.
+
+    Over :data:`NEW_ACCOUNTS_PER_NETWORK`, :class:`RateLimited` is raised before the body
+    runs. The count stays when the body finds the username or email taken (``Conflict``: the
+    answer that says an account exists) and, with ``successes_count``, when it succeeds (a
+    sign-up makes a business); any other outcome (input refused, an owner's staff member
+    added) gives it back. The count has its own transaction, so the body's rollback keeps it.
+    """
+    with db.system_session(engine=engine) as session:
+        claim = claim_network_attempt(session, limit=NEW_ACCOUNTS_PER_NETWORK, actor=actor)
+    if isinstance(claim, RateLimited):
+        raise claim
+    try:
+        yield
+    except Conflict:
+        raise
+    except BaseException:
+        _give_back_alone(claim, engine)
+        raise
+    if not successes_count:
+        _give_back_alone(claim, engine)
+
+
+def _give_back_alone(claim: int | None, engine: Engine | None) -> None:
+    if claim is not None:
+        with db.system_session(engine=engine) as session:
+            give_back(session, claim)
 
 
 def purge_network_attempts(session: Session, *, now: datetime | None = None) -> int:
