@@ -30,7 +30,7 @@ def databases(which: list[str]) -> Iterator[tuple[str, str]]:
 def make_salon(n: int, staff: int, *, duration: int = 30) -> tuple[Actor, int, list[int]]:
     """A business open 9:00-17:00 every day with ``staff`` staff who all perform one service."""
     signed_in = tenancy.sign_up(
-        business_name=f"Bench salon {n}", owner_name="Bench Owner", username=f"benchowner{n}",
+        business_name=f"Bench salon {n}", owner_name="Bench Owner",
         email=f"benchowner{n}@example.com", phone="+12125550100", region="US", time_zone=ZONE, password=PASSWORD,
         confirm_password=PASSWORD, origin=Origin(ip_address="127.0.0.1", user_agent="bench"))
     owner = signed_in.actor

@@ -107,7 +107,7 @@ def owner_of(n: int) -> Actor:
 def new_business(n: int) -> tuple[Actor, str]:
     """A business with its owner; returns the owner actor and the business's slug."""
     signed_in = tenancy.sign_up(
-        business_name=f"Bench Customers {n}", owner_name="Bench Owner", username=f"benchowner{n}",
+        business_name=f"Bench Customers {n}", owner_name="Bench Owner",
         email=f"benchowner{n}@example.com", phone="+12125550100", region="US", time_zone="UTC",
         password=PASSWORD, confirm_password=PASSWORD, origin=Origin())
     with db.tenant_session(signed_in.actor) as session:

@@ -42,7 +42,7 @@ ERASERS = ProviderErasers(delete_message=_noop, delete_media=_noop, message_serv
 
 def _seed(owner_url: str, messages: int) -> tuple[object, int]:
     signed_in = tenancy.sign_up(
-        business_name="Bench Salon", owner_name="Bench Owner", username="bench", email="bench@example.com",
+        business_name="Bench Salon", owner_name="Bench Owner", email="bench@example.com",
         phone="+12125550100", region="US", time_zone="UTC", password=PASSWORD, confirm_password=PASSWORD,
         origin=Origin())
     actor = signed_in.actor

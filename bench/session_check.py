@@ -41,7 +41,7 @@ def _timed(fn, calls: int) -> float:
 
 def _sign_up(n: int) -> tuple[str, object]:
     signed_in = tenancy.sign_up(
-        business_name=f"Bench {n}", owner_name="Bench Owner", username=f"bench{n}", email=f"bench{n}@example.com",
+        business_name=f"Bench {n}", owner_name="Bench Owner", email=f"bench{n}@example.com",
         phone="+12125550100", region="US", time_zone="UTC", password=PASSWORD, confirm_password=PASSWORD,
         origin=Origin(),
     )

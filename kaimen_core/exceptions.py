@@ -7,6 +7,7 @@
     ├── NotFound                  no such row for this actor (also: another tenant's row)
     ├── PermissionDenied          the actor's role may not do this
     ├── Conflict                  the write would break a uniqueness rule
+    ├── RateLimited               too many attempts from one network; says when to try again
     └── AuthenticationError       sign-in refused
         ├── InvalidCredentials    unknown user or wrong password (never says which)
         ├── AccountLocked         too many failed attempts; carries the unlock time
@@ -18,6 +19,7 @@ webhooks/, a recorded failure in jobs, an exit code in the command line.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "KaimenError",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
     "SessionInvalid",
     "ValidationError",
 ]
@@ -65,6 +68,17 @@ class PermissionDenied(KaimenError):
 
 class Conflict(KaimenError):
     """The write would duplicate something that must be unique."""
+
+
+class RateLimited(KaimenError):
+    """Too many sign-ins or new accounts from one network; refused until ``until``."""
+
+    def __init__(self, until: datetime, *, now: datetime) -> None:
+        self.until = until
+        minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+        super().__init__(
+            f"Too many attempts from this network; try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
 
 
 class AuthenticationError(KaimenError):

@@ -1,8 +1,8 @@
 """Retention: each business's periods, and the purge the worker runs once a day.
 
 Defaults: messages 24 months, raw webhook payloads 30 days, audit events 12 months,
-closed privacy-request records 24 months. Each purge records what it removed (counts
-only) in the audit log.
+closed privacy-request records 24 months; the per-network sign-in and sign-up counts a
+day. Each purge records what it removed (counts only) in the audit log.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, delete, select
 
-from kaimen_core import audit, db
+from kaimen_core import audit, auth, db
 from kaimen_core.actors import SYSTEM, Actor
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import AuditEvent, Business, Message, PrivacyRequest, WebhookEvent, utcnow
@@ -97,6 +97,7 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> dict[int 
         "audit_events": session.exec(delete(AuditEvent).where(
             col(AuditEvent.business_id).is_(None),
             AuditEvent.created_at < add_months(now, -defaults.audit_months))).rowcount,
+        "network_attempts": auth.purge_network_attempts(session, now=now),
     }
     if any(platform.values()):
         removed[None] = platform

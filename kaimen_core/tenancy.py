@@ -9,7 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from kaimen_core import audit, auth, db
 from kaimen_core.actors import Actor, Origin
-from kaimen_core.exceptions import NotFound, PermissionDenied, ValidationError
+from kaimen_core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import (
     ENFORCEMENT_ACTIONS,
     Business,
@@ -22,6 +22,7 @@ from kaimen_core.models import (
 from kaimen_core.validators import clean_name, clean_phone, clean_region, clean_time_zone, slugify
 
 __all__ = [
+    "EMAIL_IN_USE",
     "BusinessRow",
     "EnforcementRecord",
     "business_by_slug",
@@ -72,11 +73,16 @@ def unique_slug(session: Session, name: str) -> str:
     return slug
 
 
+#: What a visitor is told when the email already has an account. Sign-up asks for no
+#: username, so the email is the only thing that can be taken (see docs/architecture.md).
+EMAIL_IN_USE = ("This email address cannot be used for a new account. If you already have a Kaimen "
+                "account, sign in with it; a new business needs an email address of its own.")
+
+
 def sign_up(
     *,
     business_name: str,
     owner_name: str,
-    username: str,
     email: str,
     phone: str,
     region: str,
@@ -86,32 +92,42 @@ def sign_up(
     origin: Origin,
     engine: Engine | None = None,
 ) -> auth.SignedIn:
-    """Create a business and its owner, and sign the owner in. Nothing is written on error."""
+    """Create a business and its owner, and sign the owner in. Nothing is written on error.
+
+    The owner's username is made from their email; they sign in with either. Each attempt
+    that gets as far as the email counts against the visitor's network
+    (:data:`~kaimen_core.auth.NEW_ACCOUNTS_PER_NETWORK`), so asking whether emails have
+    accounts is slow; a taken email is answered with :data:`EMAIL_IN_USE`.
+    """
     name = clean_name(business_name, field="business_name", label="Business name")
     clean_name(owner_name, field="owner_name", label="Your name")
     region = clean_region(region)
     zone = clean_time_zone(time_zone)
     contact = clean_phone(phone, region=region)
-    with db.system_session(engine=engine) as session:
-        business = Business(
-            name=name, slug=unique_slug(session, name), time_zone=zone, region=region, phone=contact
-        )
-        session.add(business)
-        session.flush()
-        owner = auth.new_user(
-            session,
-            role="owner",
-            business_id=business.id,
-            username=username,
-            email=email,
-            display_name=owner_name,
-            password=password,
-            confirm_password=confirm_password,
-        )
-        signed_in = auth.open_session(session, user=owner, origin=origin)
-        audit.record(session, actor=signed_in.actor, action="business.signed_up",
-                     target_type="business", target_id=business.id)
-        return signed_in
+    try:
+        with auth.new_account_attempt(actor=auth.visitor(origin), successes_count=True, engine=engine), \
+                db.system_session(engine=engine) as session:
+            business = Business(
+                name=name, slug=unique_slug(session, name), time_zone=zone, region=region, phone=contact
+            )
+            session.add(business)
+            session.flush()
+            owner = auth.new_user(
+                session,
+                role="owner",
+                business_id=business.id,
+                username=None,
+                email=email,
+                display_name=owner_name,
+                password=password,
+                confirm_password=confirm_password,
+            )
+            signed_in = auth.open_session(session, user=owner, origin=origin)
+            audit.record(session, actor=signed_in.actor, action="business.signed_up",
+                         target_type="business", target_id=business.id)
+            return signed_in
+    except Conflict:
+        raise Conflict(EMAIL_IN_USE) from None
 
 
 def get_business(session: Session, *, actor: Actor) -> BusinessPublic:

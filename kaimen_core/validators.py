@@ -23,6 +23,7 @@ __all__ = [
     "clean_tags",
     "clean_time_zone",
     "clean_username",
+    "has_control_characters",
     "region_choices",
     "slugify",
     "time_zone_choices",
@@ -39,6 +40,11 @@ _MAX_LANGUAGE = 16  # the longest tag stored
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, CR, LF allowed
 _TAG_SEPARATORS = re.compile(r"[;,]")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character (NUL, escape, a line break, ...)."""
+    return _CONTROL.search(text) is not None
 
 
 def clean_name(value: str | None, *, field: str, label: str, max_length: int = 100) -> str:
@@ -113,16 +119,21 @@ def clean_email(value: str | None, *, required: bool = True) -> str | None:
         if required:
             raise ValidationError("Email is required.", field="email")
         return None
+    if has_control_characters(text):
+        raise ValidationError("Email must not contain control characters.", field="email")
     if len(text) > 254 or not _EMAIL.match(text):
         raise ValidationError(f"{text!r} is not a valid email address.", field="email")
     return text
 
 
 def clean_password(value: str | None, *, confirm: str | None = None) -> str:
-    """At least 12 characters, at most 72 bytes (bcrypt's limit), matching its confirmation."""
+    """At least 12 characters, at most 72 bytes (bcrypt's limit), no control characters (no
+    keyboard types them, and sign-in refuses them), matching its confirmation."""
     password = value or ""
     if not password.strip():
         raise ValidationError("Password is required.", field="password")
+    if has_control_characters(password):
+        raise ValidationError("Password must not contain control characters.", field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"

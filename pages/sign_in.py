@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kaimen_core import auth
-from kaimen_core.exceptions import AuthenticationError
+from kaimen_core.exceptions import KaimenError
 from pages import _ui as ui
 
 ui.require_entry()
@@ -24,7 +24,7 @@ if submitted and not (username.strip() and password):
 elif submitted:
     try:
         signed_in = auth.sign_in(username=username, password=password, origin=ui.origin())
-    except AuthenticationError as exc:
+    except KaimenError as exc:  # wrong password, locked, too many attempts
         st.error(str(exc))
     else:
         ui.remember_sign_in(signed_in)

@@ -10,7 +10,8 @@ from pages import _ui as ui
 ui.require_entry()
 
 st.title("Create your Kaimen account")
-st.caption("One account per business. You become its owner and can add your staff afterwards.")
+st.caption("One account per business. You become its owner and can add your staff afterwards. "
+           "You sign in with your email address and password.")
 
 zones = time_zone_choices()
 regions = region_choices()
@@ -18,7 +19,6 @@ regions = region_choices()
 with st.form("sign_up"):
     business_name = st.text_input("Business name", key="signup_business_name")
     owner_name = st.text_input("Your name", key="signup_owner_name")
-    username = st.text_input("Username", key="signup_username", help="3–32 letters, digits, '.', '_' or '-'")
     email = st.text_input("Email", key="signup_email")
     left, right = st.columns(2)
     region = left.selectbox("Country", regions, index=regions.index("US"), key="signup_region")
@@ -32,7 +32,7 @@ with st.form("sign_up"):
 if submitted:
     try:
         signed_in = tenancy.sign_up(
-            business_name=business_name, owner_name=owner_name, username=username, email=email,
+            business_name=business_name, owner_name=owner_name, email=email,
             phone=phone, region=region, time_zone=time_zone, password=password,
             confirm_password=confirm, origin=ui.origin(),
         )

@@ -40,9 +40,9 @@ with st.form("add_staff", clear_on_submit=True):
                                 help=f"At least {MIN_PASSWORD_LENGTH} characters; they can change it later")
     add = st.form_submit_button("Add staff member", type="primary")
 if add:
-    ui.act(actor, lambda s: auth.add_staff_user(s, actor=actor, username=username, email=email, display_name=name,
-                                                password=password),
-           done=f"Added {ui.plain(username.strip().lower())}. They can sign in now.")
+    ui.act(actor, lambda: auth.add_staff_user(actor=actor, username=username, email=email, display_name=name,
+                                              password=password),
+           done=f"Added {ui.plain(username.strip().lower())}. They can sign in now.", session=False)
 
 removable = [u for u in users if u.id != actor.user_id]
 if removable:

@@ -50,12 +50,10 @@ class Tenant:
 
 def make_business(name: str | None = None, *, time_zone: str = "America/New_York") -> Tenant:
     n = next(_counter)
-    username = f"owner{n}"
     signed_in = tenancy.sign_up(
         business_name=name or f"Business {n}",
         owner_name=f"Owner {n}",
-        username=username,
-        email=f"owner{n}@example.com",
+        email=f"owner{n}@example.com",  # the owner's username is made from it: owner<n>
         phone="+12125550100",
         region="US",
         time_zone=time_zone,
@@ -63,15 +61,14 @@ def make_business(name: str | None = None, *, time_zone: str = "America/New_York
         confirm_password=PASSWORD,
         origin=ORIGIN,
     )
-    return Tenant(signed_in.actor.business_id, signed_in.actor, signed_in.cookie, username)
+    return Tenant(signed_in.actor.business_id, signed_in.actor, signed_in.cookie, signed_in.actor.username)
 
 
 def make_staff(tenant: Tenant) -> tuple[Actor, str]:
     """A staff user of ``tenant``, signed in; returns the actor and the cookie."""
     n = next(_counter)
-    with db.tenant_session(tenant.owner) as session:
-        user = auth.add_staff_user(session, actor=tenant.owner, username=f"staff{n}",
-                                   email=f"staff{n}@example.com", display_name=f"Staff {n}", password=PASSWORD)
+    user = auth.add_staff_user(actor=tenant.owner, username=f"staff{n}", email=f"staff{n}@example.com",
+                               display_name=f"Staff {n}", password=PASSWORD)
     signed_in = auth.sign_in(username=user.username, password=PASSWORD, origin=ORIGIN)
     return signed_in.actor, signed_in.cookie
 

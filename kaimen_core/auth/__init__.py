@@ -1,5 +1,13 @@
-"""Users, roles, password hashing, lockout, and the signed-in actor."""
+"""Users, roles, password hashing, lockout, per-network limits, and the signed-in actor."""
 
+from kaimen_core.auth._limits import (
+    NEW_ACCOUNTS_PER_NETWORK,
+    SIGN_IN_PER_NETWORK,
+    NetworkLimit,
+    new_account_attempt,
+    purge_network_attempts,
+    visitor,
+)
 from kaimen_core.auth._passwords import hash_password, verify_password
 from kaimen_core.auth._sessions import (
     LOCKOUT_ATTEMPTS,
@@ -24,6 +32,9 @@ from kaimen_core.auth._users import (
 __all__ = [
     "LOCKOUT_ATTEMPTS",
     "LOCKOUT_WINDOW",
+    "NEW_ACCOUNTS_PER_NETWORK",
+    "SIGN_IN_PER_NETWORK",
+    "NetworkLimit",
     "SignedIn",
     "actor_for",
     "add_staff_user",
@@ -31,12 +42,15 @@ __all__ = [
     "create_operator",
     "hash_password",
     "list_users",
+    "new_account_attempt",
     "new_user",
     "open_session",
+    "purge_network_attempts",
     "remove_user",
     "resolve_session",
     "revoke_sessions",
     "sign_in",
     "sign_out",
     "verify_password",
+    "visitor",
 ]

@@ -20,10 +20,12 @@ from sqlmodel import Session, col, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import Actor, Origin
+from kaimen_core.auth._limits import SIGN_IN_PER_NETWORK, claim_network_attempt, give_back, visitor
 from kaimen_core.auth._passwords import verify_password, waste_a_check
 from kaimen_core.config import cookie_key, get_settings
-from kaimen_core.exceptions import AccountLocked, InvalidCredentials, SessionInvalid
+from kaimen_core.exceptions import AccountLocked, InvalidCredentials, RateLimited, SessionInvalid
 from kaimen_core.models import Business, LoginAttempt, User, UserSession, utcnow
+from kaimen_core.validators import has_control_characters
 
 __all__ = [
     "LOCKOUT_ATTEMPTS",
@@ -40,6 +42,7 @@ __all__ = [
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 _TOUCH_EVERY = timedelta(minutes=5)
+_LONGEST_NAME = 254  # the longest email; usernames are shorter
 _SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
 
 
@@ -69,7 +72,9 @@ def _token_from_cookie(cookie: str | None) -> str | None:
     if not isinstance(cookie, str):
         return None
     token, _, signature = cookie.partition(".")
-    if not token or not signature or not hmac.compare_digest(signature, _signature(token)):
+    # A cookie is whatever the browser sends; ours is ASCII, and compare_digest refuses a str
+    # with any other character.
+    if not token or not signature or not cookie.isascii() or not hmac.compare_digest(signature, _signature(token)):
         return None
     return token
 
@@ -163,22 +168,31 @@ def _claim_attempt(session: Session, key: str, now: datetime, origin: Origin) ->
 
 
 def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | None = None) -> SignedIn:
-    """Check a username (or email) and password; raise InvalidCredentials or AccountLocked.
+    """Check a username (or email) and password; raise InvalidCredentials, AccountLocked or RateLimited.
 
-    Lockout is per username, in the database, so it holds across browsers and replicas;
-    the attempt is counted before the password is checked (:func:`_claim_attempt`), and
-    the slow check runs outside any transaction.
+    A field that is empty, holds a control character, or is longer than any username or
+    email is refused before anything is looked up, with the answer a wrong password gets.
+    Then the attempt is counted against the visitor's network (:data:`SIGN_IN_PER_NETWORK`;
+    a right password gives it back) and against the account: lockout is per username, in
+    the database, so it holds across browsers and replicas; the attempt is counted before
+    the password is checked (:func:`_claim_attempt`), and the slow check runs outside any
+    transaction.
     """
-    if not (username or "").strip() or not password:
+    typed = (username or "").strip()
+    if not typed or len(typed) > _LONGEST_NAME or not password or has_control_characters(typed + password):
         raise InvalidCredentials()
     now = utcnow()
     with db.system_session(engine=engine) as session:
-        user = _find_user(session, username)
-        user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
-        # One count per account, whether its username or its email was typed; an unknown
-        # name is counted as typed.
-        key = _username_key(user.username if user else username)
-        claimed = _claim_attempt(session, key, now, origin)
+        network = claim_network_attempt(session, limit=SIGN_IN_PER_NETWORK, actor=visitor(origin), now=now)
+        if not isinstance(network, RateLimited):
+            user = _find_user(session, typed)
+            user_id, password_hash = (user.id, user.password_hash) if user else (None, None)
+            # One count per account, whether its username or its email was typed; an unknown
+            # name is counted as typed.
+            key = _username_key(user.username if user else typed)
+            claimed = _claim_attempt(session, key, now, origin)
+    if isinstance(network, RateLimited):
+        raise network
     if isinstance(claimed, datetime):
         raise AccountLocked(claimed)
     ok = verify_password(password, password_hash) if password_hash else waste_a_check(password)
@@ -186,6 +200,7 @@ def sign_in(*, username: str, password: str, origin: Origin, engine: Engine | No
         user = session.get(User, user_id) if ok else None
         if user is not None and user.removed_at is None:
             session.get(LoginAttempt, claimed.id).outcome = "success"  # the password was right
+            give_back(session, network)
             business = session.get(Business, user.business_id) if user.business_id else None
             if business is None or business.status == "active":
                 signed_in = open_session(session, user=user, origin=origin)
@@ -201,7 +216,7 @@ def _record_failure(session: Session, *, key: str, user_id: int | None, now: dat
                     origin: Origin) -> Exception:
     """Audit a wrong password (and a lockout it completes); the error to raise."""
     user = session.get(User, user_id) if user_id else None
-    who = actor_for(user, origin=origin) if user else Actor(role="unknown", username="?", origin=origin)
+    who = actor_for(user, origin=origin) if user else visitor(origin)
     audit.record(session, actor=who, action="auth.sign_in_failed",
                  detail=None if user else {"username_fingerprint": key[:12]})
     locked_until = _locked_until(session, key, now)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections.abc import Iterator
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from kaimen_core import audit, db
 from kaimen_core.actors import SYSTEM, Actor
+from kaimen_core.auth._limits import new_account_attempt
 from kaimen_core.auth._passwords import hash_password, verify_password
 from kaimen_core.auth._sessions import revoke_sessions
 from kaimen_core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
@@ -24,19 +29,37 @@ __all__ = [
 ]
 
 
-def _flush_unique(session: Session, user: User) -> None:
-    # Usernames and emails are unique across Kaimen. The database's unique indexes
-    # decide (they see every business, whatever row-level security lets a session see).
-    try:
-        with session.begin_nested():
-            session.add(user)
-    except IntegrityError as exc:
-        message = str(exc.orig).lower()
-        if "email" in message:
-            raise Conflict("An account with that email already exists.") from None
-        if "username" in message:
-            raise Conflict(f"The username {user.username!r} is already taken.") from None
-        raise
+def _flush_unique(session: Session, user: User, usernames: Iterator[str] | None = None) -> None:
+    """Add ``user``; when its username is taken, try the next of ``usernames`` (made ones).
+
+    Usernames and emails are unique across Kaimen. The database's unique indexes decide
+    (they see every business, whatever row-level security lets a session see).
+    """
+    while True:
+        try:
+            with session.begin_nested():
+                session.add(user)
+            return
+        except IntegrityError as exc:
+            message = str(exc.orig).lower()
+            if "email" in message:
+                raise Conflict("An account with that email already exists.") from None
+            if "username" not in message:
+                raise
+            following = next(usernames, None) if usernames is not None else None
+            if following is None:
+                raise Conflict(f"The username {user.username!r} is already taken.") from None
+            user.username = following
+
+
+def _usernames_from(email: str) -> Iterator[str]:
+    """Usernames for someone who did not choose one, made from their email: its local part in
+    the username alphabet (at least 3 characters), then that with four random digits."""
+    local = re.sub(r"[^a-z0-9._-]+", "-", email.partition("@")[0]).strip("._-")[:24].rstrip("._-")
+    base = local if len(local) >= 3 else f"{local}-owner" if local else "owner"
+    yield base
+    for _ in range(8):
+        yield f"{base}-{secrets.randbelow(10_000):04d}"
 
 
 def new_user(
@@ -44,7 +67,7 @@ def new_user(
     *,
     role: str,
     business_id: int | None,
-    username: str,
+    username: str | None,
     email: str,
     display_name: str,
     password: str,
@@ -52,22 +75,27 @@ def new_user(
 ) -> User:
     """Validate and add a user (no audit: callers record why the user was created).
 
-    In a business's session the user can only join that business.
+    Without a ``username`` one is made from the email (sign-up asks for none, so no chosen
+    name is checked for a visitor). In a business's session the user can only join that
+    business.
     """
     scope = db.scope_of(session)
     if not scope.cross_tenant and business_id != scope.business_id:
         raise PermissionDenied("Users can only be added to your own business.")
+    chosen = clean_username(username) if username is not None else None
+    address = clean_email(email)
+    made = _usernames_from(address) if chosen is None else None
     user = User(
         role=role,
         business_id=business_id,
-        username=clean_username(username),
-        email=clean_email(email),
+        username=chosen or next(made),
+        email=address,
         display_name=clean_name(display_name, field="display_name", label="Name"),
         password_hash="",
     )
     clean_password(password, confirm=confirm_password)
     user.password_hash = hash_password(password)
-    _flush_unique(session, user)
+    _flush_unique(session, user, made)
     return user
 
 
@@ -82,22 +110,30 @@ def list_users(session: Session, *, actor: Actor, include_removed: bool = False)
 
 
 def add_staff_user(
-    session: Session, *, actor: Actor, username: str, email: str, display_name: str, password: str
+    *, actor: Actor, username: str, email: str, display_name: str, password: str, engine: Engine | None = None
 ) -> UserPublic:
-    """An owner gives a staff member a sign-in to their business."""
+    """An owner gives a staff member a sign-in to their business.
+
+    Usernames and emails are unique across Kaimen, so a refusal because one is taken says
+    that an account exists elsewhere: such refusals count against the owner's network like
+    sign-ups do (:func:`new_account_attempt`), since an owner's account is one sign-up away
+    for anyone. Staff added give their count back. Runs in its own transactions.
+    """
     actor.require("owner")
-    user = new_user(
-        session,
-        role="staff",
-        business_id=actor.business_id,
-        username=username,
-        email=email,
-        display_name=display_name,
-        password=password,
-    )
-    audit.record(session, actor=actor, action="user.added", target_type="user", target_id=user.id,
-                 detail={"role": "staff"})
-    return UserPublic.model_validate(user, from_attributes=True)
+    with new_account_attempt(actor=actor, successes_count=False, engine=engine), \
+            db.tenant_session(actor, engine=engine) as session:
+        user = new_user(
+            session,
+            role="staff",
+            business_id=actor.business_id,
+            username=username,
+            email=email,
+            display_name=display_name,
+            password=password,
+        )
+        audit.record(session, actor=actor, action="user.added", target_type="user", target_id=user.id,
+                     detail={"role": "staff"})
+        return UserPublic.model_validate(user, from_attributes=True)
 
 
 def remove_user(session: Session, *, actor: Actor, user_id: int) -> None:

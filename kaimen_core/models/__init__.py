@@ -2,7 +2,7 @@
 
 from kaimen_core.models._types import utcnow
 from kaimen_core.models.audit import AuditEvent, AuditEventPublic
-from kaimen_core.models.auth import ROLES, LoginAttempt, User, UserPublic, UserSession
+from kaimen_core.models.auth import NETWORK_ACTIONS, ROLES, LoginAttempt, NetworkAttempt, User, UserPublic, UserSession
 from kaimen_core.models.bookings import (
     BOOKING_EVENT_KINDS,
     BOOKING_STATUSES,
@@ -43,6 +43,7 @@ __all__ = [
     "BOOKING_STATUSES",
     "BUSINESS_STATUSES",
     "ENFORCEMENT_ACTIONS",
+    "NETWORK_ACTIONS",
     "PLATFORM_ROWS",
     "ROLES",
     "AuditEvent",
@@ -61,6 +62,7 @@ __all__ = [
     "LoginAttempt",
     "Message",
     "MessagingSettings",
+    "NetworkAttempt",
     "PlatformRows",
     "PrivacyRequest",
     "ReminderRecord",

@@ -1,4 +1,4 @@
-"""Users, their signed-in sessions, and the sign-in attempts that drive lockout."""
+"""Users, their signed-in sessions, and the attempts that drive lockout and the per-network limits."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from sqlmodel import Field, SQLModel
 
 from kaimen_core.models._types import BigId, one_of, utcnow
 
-__all__ = ["ROLES", "LoginAttempt", "User", "UserBase", "UserPublic", "UserSession"]
+__all__ = ["NETWORK_ACTIONS", "ROLES", "LoginAttempt", "NetworkAttempt", "User", "UserBase", "UserPublic",
+           "UserSession"]
 
 ROLES = ("owner", "staff", "operator")
+#: What the per-network limits count: failed sign-ins, and attempts to create an account.
+NETWORK_ACTIONS = ("sign_in", "new_account")
 
 
 class UserBase(SQLModel):
@@ -92,4 +95,24 @@ class LoginAttempt(SQLModel, table=True):
     username_hash: str = Field(max_length=64)
     outcome: str = Field(max_length=8)
     ip_address: str | None = Field(default=None, max_length=45)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NetworkAttempt(SQLModel, table=True):
+    """An attempt counted against a network's limit, or the refusal that followed (the per-network limits).
+
+    The network (an IPv4 address, or the /64 an IPv6 address is in) is kept only as a keyed
+    hash, so the table holds no address.
+    """
+
+    __tablename__ = "network_attempts"
+    __table_args__ = (
+        CheckConstraint(one_of("action", NETWORK_ACTIONS), name="network_action_known"),
+        Index("ix_network_attempts_network_created", "action", "network_hash", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    action: str = Field(max_length=16)
+    network_hash: str = Field(max_length=64)
+    refused: bool = Field(default=False, description="the first refusal of a block, audited once")
     created_at: datetime = Field(default_factory=utcnow)

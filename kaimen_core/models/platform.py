@@ -40,6 +40,8 @@ PLATFORM_ROWS: dict[str, PlatformRows] = {
     "jobs": PlatformRows("the worker's platform-wide sweeps (reminders, search index, retention), without payload"),
     "login_attempts": PlatformRows("every sign-in attempt: a hash of the username typed, the outcome and the IP "
                                    "address it came from; never a customer's data"),
+    "network_attempts": PlatformRows("sign-in and sign-up attempts counted per network for the rate limit: an HMAC "
+                                     "of the network and the action, never an address or a customer's data"),
     "screening_terms": PlatformRows("the terms operators forbid in texts, with the reason senders are shown"),
     "user_sessions": PlatformRows("the operators' sign-ins, with their IP addresses and browsers"),
     "users": PlatformRows("the operators' accounts"),

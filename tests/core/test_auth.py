@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -17,32 +20,40 @@ from kaimen_core.exceptions import (
     InvalidCredentials,
     NotFound,
     PermissionDenied,
+    RateLimited,
     SessionInvalid,
     ValidationError,
 )
-from kaimen_core.models import AuditEvent, Business, LoginAttempt, User, UserSession, utcnow
+from kaimen_core.models import AuditEvent, Business, LoginAttempt, NetworkAttempt, User, UserSession, utcnow
 from tests.factories import ORIGIN, PASSWORD, count, make_business, make_operator, make_staff, rows
 
 WRONG = "not the password at all"
 NEW_PASSWORD = "a brand new passphrase"
 OTHER_BROWSER = Origin(ip_address="198.51.100.7", user_agent="OtherBrowser/2.0")
 SUSPENDED = "This business's Kaimen account is suspended. Contact Kaimen support."
+INCORRECT = "Username or password is incorrect."
+PROBER = Origin(ip_address="203.0.113.50", user_agent="Prober/1.0")
+TOO_MANY = re.compile(r"Too many attempts from this network; try again in \d+ minutes?\.")
 
 
-def _fail_sign_in(username: str, times: int, *, origin: Origin = ORIGIN) -> list[Exception]:
-    """Sign in ``times`` times with a wrong password; returns what each attempt raised."""
+def _fail_sign_in(username: str, times: int, *, origin: Origin = ORIGIN, first: int = 0) -> list[Exception]:
+    """Sign in ``times`` times with a wrong password; returns what each attempt raised.
+
+    ``{n}`` in ``username`` is replaced by the attempt's number (from ``first``), so every
+    attempt can try another account.
+    """
     raised = []
-    for _ in range(times):
-        with pytest.raises((InvalidCredentials, AccountLocked)) as excinfo:
-            auth.sign_in(username=username, password=WRONG, origin=origin)
+    for n in range(first, first + times):
+        with pytest.raises((InvalidCredentials, AccountLocked, RateLimited)) as excinfo:
+            auth.sign_in(username=username.format(n=n), password=WRONG, origin=origin)
         raised.append(excinfo.value)
     return raised
 
 
-def _age_login_attempts(by: timedelta) -> None:
-    """Move every recorded sign-in attempt ``by`` into the past (instead of sleeping)."""
+def _age(model: type[LoginAttempt | NetworkAttempt], by: timedelta) -> None:
+    """Move every recorded attempt (of lockout, or of the per-network limits) ``by`` into the past."""
     with db.system_session() as session:
-        for attempt in session.exec(select(LoginAttempt)).all():
+        for attempt in session.exec(select(model)).all():
             attempt.created_at = attempt.created_at - by
             session.add(attempt)
 
@@ -118,10 +129,10 @@ def test_lockout_holds_in_another_browser_and_another_process(database):
 def test_lockout_expires_after_the_window(database):
     tenant = make_business()
     _fail_sign_in(tenant.username, 5)
-    _age_login_attempts(auth.LOCKOUT_WINDOW - timedelta(minutes=1))
+    _age(LoginAttempt, auth.LOCKOUT_WINDOW - timedelta(minutes=1))
     with pytest.raises(AccountLocked):
         auth.sign_in(username=tenant.username, password=PASSWORD, origin=ORIGIN)
-    _age_login_attempts(timedelta(minutes=2))
+    _age(LoginAttempt, timedelta(minutes=2))
     signed_in = auth.sign_in(username=tenant.username, password=PASSWORD, origin=ORIGIN)
     assert signed_in.actor.user_id == tenant.owner.user_id
 
@@ -129,7 +140,7 @@ def test_lockout_expires_after_the_window(database):
 def test_failures_spread_over_more_than_the_window_do_not_lock(database):
     tenant = make_business()
     _fail_sign_in(tenant.username, 3)
-    _age_login_attempts(auth.LOCKOUT_WINDOW + timedelta(minutes=1))
+    _age(LoginAttempt, auth.LOCKOUT_WINDOW + timedelta(minutes=1))
     raised = _fail_sign_in(tenant.username, 2)
     assert [type(e) for e in raised] == [InvalidCredentials, InvalidCredentials]
 
@@ -187,6 +198,135 @@ def test_many_processes_at_once_get_no_more_than_five_password_checks(database, 
 def test_unknown_usernames_lock_too_so_lockout_reveals_nothing(database):
     raised = _fail_sign_in("no-such-person", 5)
     assert isinstance(raised[-1], AccountLocked)
+
+
+# --- what can be typed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f", "\n", "\x85"],
+                         ids=["nul", "escape", "delete", "line-feed", "c1-next-line"])
+def test_a_control_character_is_answered_like_a_wrong_password_and_nothing_is_looked_up(database, character):
+    tenant = make_business()
+    inside = f"{tenant.username[:3]}{character}{tenant.username[3:]}"
+    events_before = count(AuditEvent)
+    for username, password in ((inside, PASSWORD), (f"{tenant.username}@example.com{character}x", PASSWORD),
+                               (tenant.username, PASSWORD + character), (f"no{character}body", WRONG)):
+        with pytest.raises(InvalidCredentials) as refused:
+            auth.sign_in(username=username, password=password, origin=PROBER)
+        assert str(refused.value) == INCORRECT
+    assert count(LoginAttempt) == count(NetworkAttempt, NetworkAttempt.action == "sign_in") == 0
+    assert count(AuditEvent) == events_before
+
+
+def test_a_name_longer_than_any_account_has_is_answered_like_a_wrong_password(database):
+    tenant = make_business()
+    with pytest.raises(InvalidCredentials, match=INCORRECT):
+        auth.sign_in(username=tenant.username + "x" * 10_000, password=PASSWORD, origin=PROBER)
+    assert count(LoginAttempt) == count(NetworkAttempt, NetworkAttempt.action == "sign_in") == 0
+
+
+# --- the limit per network ---------------------------------------------------------------
+
+
+def test_a_network_past_twenty_failed_sign_ins_is_refused_before_anything_is_looked_up(database):
+    tenant = make_business()
+    limit = auth.SIGN_IN_PER_NETWORK
+    assert (limit.attempts, limit.window) == (20, timedelta(minutes=15))
+    assert [type(e) for e in _fail_sign_in("guess-{n}", 20, origin=PROBER)] == [InvalidCredentials] * 20
+    attempts_before = count(LoginAttempt)
+
+    for username, password in ((tenant.username, PASSWORD), ("guess-99", WRONG)):
+        with pytest.raises(RateLimited) as refused:
+            auth.sign_in(username=username, password=password, origin=PROBER)
+        assert TOO_MANY.fullmatch(str(refused.value))
+        assert utcnow() + timedelta(minutes=14) < refused.value.until <= utcnow() + limit.window
+    assert count(LoginAttempt) == attempts_before  # the accounts were not even counted
+    # Another network signs in as usual; the account itself was never locked.
+    assert auth.sign_in(username=tenant.username, password=PASSWORD, origin=OTHER_BROWSER).actor.user_id
+
+
+def test_right_passwords_do_not_count_against_the_network(database):
+    tenant = make_business()
+    for _ in range(25):  # an office whose staff all sign in
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    assert [type(e) for e in _fail_sign_in("guess-{n}", 21, origin=PROBER)] == [InvalidCredentials] * 20 + [RateLimited]
+
+
+def test_the_network_limit_holds_across_replicas_and_lifts_as_its_attempts_age(database):
+    tenant = make_business()
+    _fail_sign_in("guess-{n}", 20, origin=PROBER)
+    db.reset_engine()  # a fresh engine and pool: another replica of the app
+    with pytest.raises(RateLimited):
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    _age(NetworkAttempt, auth.SIGN_IN_PER_NETWORK.window - timedelta(minutes=1))
+    with pytest.raises(RateLimited):
+        auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER)
+    _age(NetworkAttempt, timedelta(minutes=2))
+    assert auth.sign_in(username=tenant.username, password=PASSWORD, origin=PROBER).actor.user_id
+
+
+def test_addresses_of_one_ipv6_64_count_as_one_network(database):
+    _fail_sign_in("guess-{n}", 10, origin=Origin(ip_address="2001:db8:1:2::1"))
+    _fail_sign_in("guess-{n}", 10, origin=Origin(ip_address="2001:db8:1:2:ffff:ffff:ffff:fffe"), first=10)
+    with pytest.raises(RateLimited):
+        auth.sign_in(username="guess-x", password=WRONG, origin=Origin(ip_address="2001:db8:1:2:abcd::9"))
+    with pytest.raises(InvalidCredentials):  # the next /64 is another network
+        auth.sign_in(username="guess-x", password=WRONG, origin=Origin(ip_address="2001:db8:1:3::1"))
+
+
+def test_many_replicas_at_once_let_no_more_than_twenty_through(database):
+    """Thirty failed sign-ins from one network at the same moment (as from many app replicas):
+    exactly twenty are checked, ten refused."""
+    start = threading.Barrier(30)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        start.wait()
+        try:
+            auth.sign_in(username=f"guess-{n}", password=WRONG, origin=PROBER)
+        except (InvalidCredentials, RateLimited) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["InvalidCredentials"] * 20 + ["RateLimited"] * 10
+    assert count(LoginAttempt) == 20
+
+
+def test_a_refused_network_is_audited_once_with_no_typed_text(database):
+    typed = "mallory.probes.this"
+    _fail_sign_in("guess-{n}", 20, origin=PROBER)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            auth.sign_in(username=typed, password="hunter2-guessed", origin=PROBER)
+    [event] = _events("auth.rate_limited")
+    assert (event.actor_label, event.business_id, event.ip_address) == ("unknown:?", None, PROBER.ip_address)
+    assert event.detail == {"limit": "sign_in", "attempts": 20, "minutes": 15}
+    counted = json.dumps([a.model_dump(mode="json") for a in rows(NetworkAttempt)])
+    stored = json.dumps([e.model_dump(mode="json") for e in rows(AuditEvent)]) + counted
+    for secret in (typed, "mallory", "hunter2"):
+        assert secret not in stored
+    assert PROBER.ip_address not in counted  # the network is kept only as a keyed hash
+
+
+def test_an_origin_without_an_address_is_not_limited_and_production_says_so(database, monkeypatch, caplog):
+    assert [type(e) for e in _fail_sign_in("guess-{n}", 25, origin=Origin())] == [InvalidCredentials] * 25
+    monkeypatch.setenv("KAIMEN_ENV", "production")
+    monkeypatch.setenv("KAIMEN_SECRETS_KEY", "a-production-secrets-key-" + "z" * 32)
+    reset_settings()
+    try:
+        with caplog.at_level(logging.WARNING, logger="kaimen_core.auth._limits"):
+            _fail_sign_in("guess-{n}", 1, origin=Origin(), first=25)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert [r.getMessage() for r in caplog.records] == [
+        "sign_in attempt without a client address, so no per-network limit applies: the proxy in front of the app "
+        "must send X-Forwarded-For"
+    ]
 
 
 # --- what the audit log records ---------------------------------------------------------
@@ -264,6 +404,9 @@ TAMPERINGS = {
     "empty": lambda c: "",
     "none": lambda c: None,
     "garbage": lambda c: "garbage",
+    "signature not ascii": lambda c: c[:-1] + "é",
+    "token not ascii": lambda c: "é" + c,
+    "control character": lambda c: c + "\x00",
 }
 
 
@@ -433,9 +576,8 @@ def test_a_refused_password_change_changes_nothing(database, current, new, confi
 
 def test_an_owner_adds_a_staff_member_who_can_sign_in(database):
     tenant = make_business()
-    with db.tenant_session(tenant.owner) as session:
-        added = auth.add_staff_user(session, actor=tenant.owner, username="Jo.Stylist", email="Jo@Example.com",
-                                    display_name="Jo Stylist", password=PASSWORD)
+    added = auth.add_staff_user(actor=tenant.owner, username="Jo.Stylist", email="Jo@Example.com",
+                                display_name="Jo Stylist", password=PASSWORD)
     assert (added.username, added.email, added.role) == ("jo.stylist", "jo@example.com", "staff")
     assert added.business_id == tenant.business_id
     assert not hasattr(added, "password_hash")
@@ -453,9 +595,8 @@ def test_staff_cannot_manage_the_team(database):
     staff, _ = make_staff(tenant)
     users_before = count(User)
     with pytest.raises(PermissionDenied):
-        with db.tenant_session(staff) as session:
-            auth.add_staff_user(session, actor=staff, username="sneaky", email="sneaky@example.com",
-                                display_name="Sneaky", password=PASSWORD)
+        auth.add_staff_user(actor=staff, username="sneaky", email="sneaky@example.com", display_name="Sneaky",
+                            password=PASSWORD)
     with pytest.raises(PermissionDenied):
         with db.tenant_session(staff) as session:
             auth.remove_user(session, actor=staff, user_id=tenant.owner.user_id)
@@ -505,17 +646,42 @@ def test_a_duplicate_username_or_email_is_a_conflict_and_writes_nothing(database
     users_before, events_before = count(User), count(AuditEvent)
 
     with pytest.raises(Conflict) as refused:
-        with db.tenant_session(tenant.owner) as session:
-            auth.add_staff_user(session, actor=tenant.owner, display_name="Fresh", password=PASSWORD, **fields)
+        auth.add_staff_user(actor=tenant.owner, display_name="Fresh", password=PASSWORD, **fields)
     expected = "already taken" if clash == "username" else "email already exists"
     assert expected in str(refused.value)
     assert count(User) == users_before
     assert count(AuditEvent) == events_before
-    # The session is still usable for a correct attempt afterwards.
-    with db.tenant_session(tenant.owner) as session:
-        auth.add_staff_user(session, actor=tenant.owner, username="fresh-name", email="fresh@example.com",
-                            display_name="Fresh", password=PASSWORD)
+    # A correct attempt afterwards goes through.
+    auth.add_staff_user(actor=tenant.owner, username="fresh-name", email="fresh@example.com",
+                        display_name="Fresh", password=PASSWORD)
     assert count(User) == users_before + 1
+
+
+def test_staff_refused_as_taken_count_against_the_owners_network_and_staff_added_do_not(database):
+    """An owner's account is one sign-up away for anyone, so the Team page's "already taken"
+    answers are counted like sign-ups: ten an hour per network."""
+    tenant = make_business()
+    owner = tenant.owner.with_origin(PROBER)
+    for n in range(12):  # a big team, added at once
+        auth.add_staff_user(actor=owner, username=f"stylist{n}", email=f"stylist{n}@example.com",
+                            display_name=f"Stylist {n}", password=PASSWORD)
+    for n in range(auth.NEW_ACCOUNTS_PER_NETWORK.attempts):
+        with pytest.raises(Conflict, match="already taken"):
+            auth.add_staff_user(actor=owner, username=tenant.username, email=f"probe{n}@example.com",
+                                display_name="Probe", password=PASSWORD)
+    users_before = count(User)
+    for username in ("stylist99", tenant.username):
+        with pytest.raises(RateLimited) as refused:
+            auth.add_staff_user(actor=owner, username=username, email="late@example.com", display_name="Late",
+                                password=PASSWORD)
+        assert TOO_MANY.fullmatch(str(refused.value))
+    assert count(User) == users_before
+    [event] = _events("auth.rate_limited")
+    assert (event.actor_user_id, event.business_id) == (tenant.owner.user_id, tenant.business_id)
+    assert event.detail == {"limit": "new_account", "attempts": 10, "minutes": 60}
+    # From another network the owner goes on adding staff.
+    auth.add_staff_user(actor=tenant.owner.with_origin(OTHER_BROWSER), username="stylist99",
+                        email="late@example.com", display_name="Late", password=PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -524,10 +690,13 @@ def test_a_duplicate_username_or_email_is_a_conflict_and_writes_nothing(database
         ({"username": "x"}, "username"),
         ({"username": "has space"}, "username"),
         ({"email": "not-an-email"}, "email"),
+        ({"email": "new\x00staff@example.com"}, "email"),
         ({"display_name": "  "}, "display_name"),
         ({"password": "too short"}, "password"),
+        ({"password": PASSWORD + "\x00"}, "password"),
     ],
-    ids=["short-username", "bad-username", "bad-email", "blank-name", "short-password"],
+    ids=["short-username", "bad-username", "bad-email", "nul-in-email", "blank-name", "short-password",
+         "nul-in-password"],
 )
 def test_bad_staff_details_are_refused_and_write_nothing(database, fields, field):
     tenant = make_business()
@@ -535,8 +704,7 @@ def test_bad_staff_details_are_refused_and_write_nothing(database, fields, field
               "password": PASSWORD, **fields}
     users_before = count(User)
     with pytest.raises(ValidationError) as refused:
-        with db.tenant_session(tenant.owner) as session:
-            auth.add_staff_user(session, actor=tenant.owner, **values)
+        auth.add_staff_user(actor=tenant.owner, **values)
     assert refused.value.field == field
     assert count(User) == users_before
 
@@ -565,9 +733,8 @@ def test_create_operator_makes_a_businessless_operator_who_can_sign_in(database)
 def test_team_lists_owners_first_then_staff_by_username(database):
     tenant = make_business()
     for name in ("zed", "amy"):
-        with db.tenant_session(tenant.owner) as session:
-            auth.add_staff_user(session, actor=tenant.owner, username=name, email=f"{name}@example.com",
-                                display_name=name.title(), password=PASSWORD)
+        auth.add_staff_user(actor=tenant.owner, username=name, email=f"{name}@example.com",
+                            display_name=name.title(), password=PASSWORD)
     with db.tenant_session(tenant.owner) as session:
         users = auth.list_users(session, actor=tenant.owner)
     assert [(u.role, u.username) for u in users] == [("owner", tenant.username), ("staff", "amy"), ("staff", "zed")]

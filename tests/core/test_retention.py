@@ -8,7 +8,7 @@ import pytest
 
 from kaimen_core import db, retention
 from kaimen_core.exceptions import PermissionDenied, ValidationError
-from kaimen_core.models import AuditEvent, Customer, Message, PrivacyRequest, WebhookEvent, utcnow
+from kaimen_core.models import AuditEvent, Customer, Message, NetworkAttempt, PrivacyRequest, WebhookEvent, utcnow
 from tests.factories import count, make_business, make_staff, rows
 
 
@@ -77,3 +77,14 @@ def test_closed_request_records_go_after_their_period_but_open_ones_stay(databas
     with db.system_session() as session:
         retention.purge_expired(session)
     assert [r.status for r in rows(PrivacyRequest)] == ["received"]
+
+
+def test_the_per_network_counts_go_after_a_day(database):
+    now = utcnow()
+    with db.system_session() as session:
+        for age, network in ((timedelta(days=2), "old"), (timedelta(hours=23), "recent")):
+            session.add(NetworkAttempt(action="sign_in", network_hash=network, created_at=now - age))
+    with db.system_session() as session:
+        removed = retention.purge_expired(session)
+    assert removed[None]["network_attempts"] == 1
+    assert [a.network_hash for a in rows(NetworkAttempt, NetworkAttempt.action == "sign_in")] == ["recent"]

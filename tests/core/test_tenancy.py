@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from datetime import timedelta
+
 import pytest
+from sqlmodel import select
 
 from kaimen_core import audit, auth, dashboard, db, tenancy
+from kaimen_core.actors import Origin
 from kaimen_core.exceptions import (
     Conflict,
     InvalidCredentials,
     NotFound,
     PermissionDenied,
+    RateLimited,
     SessionInvalid,
     ValidationError,
 )
-from kaimen_core.models import AuditEvent, Business, BusinessUpdate, EnforcementAction, User, UserSession
+from kaimen_core.models import (
+    AuditEvent,
+    Business,
+    BusinessUpdate,
+    EnforcementAction,
+    NetworkAttempt,
+    User,
+    UserSession,
+)
 from tests.factories import ORIGIN, PASSWORD, count, make_business, make_operator, make_staff, rows
 
 GOOD = {
     "business_name": "Fade & Fringe",
     "owner_name": "Dana Owner",
-    "username": "Dana.Owner",
-    "email": "Dana@Fade.Example",
+    "email": "Dana.Owner@Fade.Example",
     "phone": "(212) 555-0142",
     "region": "us",
     "time_zone": "America/New_York",
@@ -29,8 +44,13 @@ GOOD = {
 }
 
 
-def _sign_up(**changes):
-    return tenancy.sign_up(**{**GOOD, **changes}, origin=ORIGIN)
+PROBER = Origin(ip_address="198.51.100.23", user_agent="Prober/1.0")
+NEIGHBOUR = Origin(ip_address="198.51.100.24", user_agent="Mozilla/5.0")
+TOO_MANY = re.compile(r"Too many attempts from this network; try again in \d+ minutes?\.")
+
+
+def _sign_up(*, origin: Origin = ORIGIN, **changes):
+    return tenancy.sign_up(**{**GOOD, **changes}, origin=origin)
 
 
 # --- sign-up ----------------------------------------------------------------------------
@@ -48,15 +68,16 @@ def test_sign_up_creates_the_business_and_signs_the_owner_in(database):
     assert (business.region, business.time_zone, business.phone) == ("US", "America/New_York", "+12125550142")
     assert business.messaging_enabled and business.messaging_number is None
     [owner] = rows(User)
-    assert (owner.email, owner.role, owner.business_id) == ("dana@fade.example", "owner", business.id)
+    assert (owner.email, owner.role, owner.business_id) == ("dana.owner@fade.example", "owner", business.id)
     assert PASSWORD not in owner.password_hash
 
     with db.tenant_session(actor) as session:
         assert tenancy.get_business(session, actor=actor).name == "Fade & Fringe"
     [event] = rows(AuditEvent, AuditEvent.action == "business.signed_up")
     assert (event.business_id, event.target_id, event.ip_address) == (business.id, str(business.id), "127.0.0.1")
-    # The new owner can sign in again later with the same password.
-    assert auth.sign_in(username="dana.owner", password=PASSWORD, origin=ORIGIN).actor.user_id == actor.user_id
+    # The new owner can sign in again later with the same password, by email or by the username made from it.
+    for typed in ("Dana.Owner@Fade.Example", "dana.owner"):
+        assert auth.sign_in(username=typed, password=PASSWORD, origin=ORIGIN).actor.user_id == actor.user_id
 
 
 BAD_SIGN_UPS = [
@@ -65,12 +86,11 @@ BAD_SIGN_UPS = [
     ({"business_name": "x" * 101}, "business_name", "at most 100 characters"),
     ({"business_name": "Bad\x00Name"}, "business_name", "control characters"),
     ({"owner_name": ""}, "owner_name", "Your name is required"),
-    ({"username": ""}, "username", "Username is required"),
-    ({"username": "no spaces please"}, "username", "3–32 characters"),
-    ({"username": "ab"}, "username", "3–32 characters"),
     ({"email": ""}, "email", "Email is required"),
     ({"email": "dana-at-example.com"}, "email", "not a valid email address"),
     ({"email": "dana@localhost"}, "email", "not a valid email address"),
+    ({"email": "da\x00na@fade.example"}, "email", "Email must not contain control characters"),
+    ({"email": "dana@fade.example\x1b"}, "email", "Email must not contain control characters"),
     ({"phone": ""}, "phone", "Phone number is required"),
     ({"phone": "12345"}, "phone", "not a valid phone number for US"),
     ({"phone": "call me"}, "phone", "is not a phone number"),
@@ -83,6 +103,8 @@ BAD_SIGN_UPS = [
     ({"password": "short-pass1", "confirm_password": "short-pass1"}, "password", "at least 12 characters"),
     ({"confirm_password": PASSWORD + "x"}, "confirm_password", "do not match"),
     ({"password": "ü" * 37, "confirm_password": "ü" * 37}, "password", "at most 72 bytes"),
+    ({"password": "correct\x00horse battery", "confirm_password": "correct\x00horse battery"}, "password",
+     "Password must not contain control characters"),
 ]
 
 
@@ -95,27 +117,94 @@ def test_bad_sign_up_input_is_refused_with_a_clear_message_and_writes_nothing(da
     assert (count(Business), count(User), count(UserSession), count(AuditEvent)) == (0, 0, 0, 0)
 
 
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"username": "DANA.OWNER", "email": "someone.else@example.com"}, "username 'dana.owner' is already taken"),
-        ({"username": "someone-else", "email": "DANA@fade.example"}, "email already exists"),
-    ],
-    ids=["username", "email"],
-)
-def test_a_taken_username_or_email_is_a_conflict_and_writes_nothing(database, changes, message):
+def test_a_taken_email_is_refused_without_saying_more_and_writes_nothing(database):
+    """Sign-up asks for no username, so only the email can be taken; the answer says what to
+    do (sign in, or use another address) and is the same whoever holds the email."""
     _sign_up()
+    operator, _ = make_operator()
+    operator_email = rows(User, User.id == operator.user_id)[0].email
     before = (count(Business), count(User), count(UserSession), count(AuditEvent))
-    with pytest.raises(Conflict, match=message):
-        _sign_up(business_name="Another Salon", **changes)
+    for email in ("DANA.OWNER@fade.example", operator_email.upper()):
+        with pytest.raises(Conflict) as refused:
+            _sign_up(business_name="Another Salon", email=email)
+        assert str(refused.value) == tenancy.EMAIL_IN_USE == (
+            "This email address cannot be used for a new account. If you already have a Kaimen account, "
+            "sign in with it; a new business needs an email address of its own.")
     assert (count(Business), count(User), count(UserSession), count(AuditEvent)) == before
     assert [b.name for b in rows(Business)] == ["Fade & Fringe"]
+
+
+def test_the_owners_username_is_made_from_the_email_and_never_clashes(database):
+    first = _sign_up(email="dana@one.example").actor
+    second = _sign_up(business_name="Second", email="Dana@two.example").actor
+    short = _sign_up(business_name="Third", email="jo@three.example").actor
+    odd = _sign_up(business_name="Fourth", email="_Ja+Vü!@four.example").actor
+    assert first.username == "dana"
+    assert re.fullmatch(r"dana-\d{4}", second.username)  # "dana" was taken
+    assert (short.username, odd.username) == ("jo-owner", "ja-v")
+    for actor in (first, second, short, odd):
+        assert auth.sign_in(username=actor.username, password=PASSWORD, origin=ORIGIN).actor.user_id == actor.user_id
+
+
+def test_a_network_gets_ten_sign_ups_an_hour_and_asking_about_emails_spends_them(database):
+    limit = auth.NEW_ACCOUNTS_PER_NETWORK
+    assert (limit.attempts, limit.window) == (10, timedelta(hours=1))
+    _sign_up()  # dana.owner@fade.example has an account
+    for _ in range(4):  # someone asks whether it does
+        with pytest.raises(Conflict):
+            _sign_up(origin=PROBER, business_name="Probe")
+    for changes in ({"phone": "call me"}, {"password": "short", "confirm_password": "short"},
+                    {"email": "not-an-email"}):  # typing mistakes reveal nothing, and cost nothing
+        with pytest.raises(ValidationError):
+            _sign_up(origin=PROBER, **changes)
+    for n in range(6):
+        _sign_up(origin=PROBER, business_name=f"Salon {n}", email=f"salon{n}@example.com")
+    before = (count(Business), count(User), count(UserSession))
+
+    for email in ("salon-late@example.com", "dana.owner@fade.example"):  # the probe is no longer answered
+        with pytest.raises(RateLimited) as refused:
+            _sign_up(origin=PROBER, business_name="Late", email=email)
+        assert TOO_MANY.fullmatch(str(refused.value))
+        assert str(refused.value).endswith(("in 60 minutes.", "in 59 minutes."))
+    assert (count(Business), count(User), count(UserSession)) == before
+    [event] = rows(AuditEvent, AuditEvent.action == "auth.rate_limited")
+    assert (event.actor_label, event.business_id, event.ip_address) == ("unknown:?", None, PROBER.ip_address)
+    assert event.detail == {"limit": "new_account", "attempts": 10, "minutes": 60}
+    assert "salon-late" not in json.dumps(event.model_dump(mode="json"))
+    # Another network signs up as usual; and an hour later, so does this one.
+    _sign_up(origin=NEIGHBOUR, business_name="Next Door", email="next-door@example.com")
+    with db.system_session() as session:
+        for attempt in session.exec(select(NetworkAttempt)).all():
+            attempt.created_at -= limit.window
+            session.add(attempt)
+    _sign_up(origin=PROBER, business_name="Late", email="salon-late@example.com")
+
+
+def test_sign_ups_from_one_network_at_once_make_no_more_than_ten_businesses(database):
+    start = threading.Barrier(15)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        start.wait()
+        try:
+            _sign_up(origin=PROBER, business_name=f"Salon {n}", email=f"salon{n}@example.com")
+            outcomes.append("signed up")
+        except RateLimited:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(15)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["signed up"] * 10
+    assert count(Business) == 10
 
 
 def test_slugs_are_unique_and_readable(database):
     slugs = []
     for n, name in enumerate(["Cut & Colour", "cut colour", "CUT — COLOUR!", "Café Crème", "!!!"]):
-        signed_in = _sign_up(business_name=name, username=f"owner-{n}", email=f"owner{n}@example.com")
+        signed_in = _sign_up(business_name=name, email=f"owner{n}@example.com")
         slugs.append(rows(Business, Business.id == signed_in.actor.business_id)[0].slug)
     assert slugs == ["cut-colour", "cut-colour-2", "cut-colour-3", "cafe-creme", "business"]
 

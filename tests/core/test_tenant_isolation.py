@@ -37,9 +37,9 @@ from kaimen_core import (
     tenancy,
     webhooks,
 )
-from kaimen_core.actors import Actor
+from kaimen_core.actors import Actor, Origin
 from kaimen_core.customers import build_search_blocks as build
-from kaimen_core.exceptions import NotFound, PermissionDenied
+from kaimen_core.exceptions import InvalidCredentials, NotFound, PermissionDenied
 from kaimen_core.models import SEARCH_INDEX_TABLES, TENANT_TABLES, Booking, Customer, StaffMember, utcnow
 from kaimen_core.webhook_providers import PROVIDERS
 from tests.conftest import BOTH_DATABASES, own_database, point_app_at
@@ -123,6 +123,8 @@ def _build_world(kind: str) -> World:
     b = make_business("Business B")
     b_staff, _ = make_staff(b)
     b_records = make_records(b)
+    with pytest.raises(InvalidCredentials):  # counted against its network (network_attempts)
+        auth.sign_in(username=b.username, password="not the password", origin=Origin(ip_address="192.0.2.1"))
     operator, _ = make_operator()
     with db.tenant_session(operator) as session:  # B has enforcement history and operator-access events
         tenancy.enforce(session, actor=operator, business_id=b.business_id, action="warn", reason="First warning")
@@ -432,7 +434,9 @@ def test_a_primitive_run_in_business_a_cannot_reach_business_b(world, name):
 
 #: These run on PostgreSQL only (no SQLite instance is generated for them at all).
 postgres_only = pytest.mark.parametrize("database", ["postgres"], indirect=True)
-ALL_TABLES = ["businesses", "login_attempts", *TENANT_TABLES, *SEARCH_INDEX_TABLES]
+#: Platform tables no business owns a row of: their policy is the cross-tenant test alone.
+PLATFORM_TABLES = ["login_attempts", "network_attempts"]
+ALL_TABLES = ["businesses", *PLATFORM_TABLES, *TENANT_TABLES, *SEARCH_INDEX_TABLES]
 
 
 @pytest.mark.postgres
@@ -464,7 +468,7 @@ def test_every_policy_reads_the_business_once_per_statement(database):
     once = "( SELECT (NULLIF(current_setting('app.business_id'::text, true), ''::text))::bigint"
     for table, *conditions in policies:
         for condition in conditions:
-            if table == "login_attempts":
+            if table in PLATFORM_TABLES:
                 assert "app.business_id" not in condition, condition
                 continue
             assert condition.count("current_setting('app.business_id'") == condition.count(once) == 1, condition

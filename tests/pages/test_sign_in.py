@@ -6,8 +6,10 @@ import pytest
 from sqlmodel import func, select
 
 from kaimen_core import auth, db, tenancy
-from kaimen_core.exceptions import SessionInvalid
+from kaimen_core.actors import Origin
+from kaimen_core.exceptions import InvalidCredentials, SessionInvalid
 from kaimen_core.models import LoginAttempt
+from pages import _ui
 from tests.factories import ORIGIN, PASSWORD, make_business, make_operator, make_staff
 
 INCORRECT = "Username or password is incorrect."
@@ -115,6 +117,38 @@ def test_empty_fields_ask_for_both_and_count_no_attempt(app, sign_in, username, 
     assert [e.value for e in at.error] == [EMPTY]
     assert_sign_in_page(at)
     assert _login_attempts() == 0
+
+
+@pytest.mark.parametrize("username", ["{owner}\x00", "ow\x00ner", "{owner}\x1b[31m"],
+                         ids=["nul-after", "nul-inside", "escape"])
+def test_a_control_character_in_the_username_gets_the_wrong_password_answer(app, sign_in, username):
+    tenant = make_business()
+
+    at = sign_in(app().run(), username.format(owner=tenant.username), PASSWORD)
+
+    assert [e.value for e in at.error] == [INCORRECT]
+    assert_sign_in_page(at)
+    assert _login_attempts() == 0
+
+
+def test_a_network_past_its_failed_sign_ins_is_told_when_to_try_again(app, sign_in, monkeypatch):
+    # AppTest gives a run no client address (st.context.ip_address comes from the connection),
+    # so the tab's address is set where the pages read it.
+    monkeypatch.setattr(_ui, "origin", lambda: Origin(ip_address="203.0.113.50"))
+    tenant = make_business("Harbour Salon")
+    for n in range(auth.SIGN_IN_PER_NETWORK.attempts):
+        with pytest.raises(InvalidCredentials):
+            auth.sign_in(username=f"guess-{n}", password="not the password", origin=_ui.origin())
+
+    at = sign_in(app().run(), tenant.username, PASSWORD)
+
+    assert [e.value for e in at.error] == ["Too many attempts from this network; try again in 15 minutes."]
+    assert_sign_in_page(at)
+    # A tab on another network signs in.
+    monkeypatch.setattr(_ui, "origin", lambda: Origin(ip_address="198.51.100.7"))
+    elsewhere = sign_in(app().run(), tenant.username, PASSWORD)
+    assert not elsewhere.error
+    assert [t.value for t in elsewhere.title] == ["Harbour Salon"]
 
 
 def test_after_five_wrong_passwords_even_the_right_one_is_refused(app, sign_in):
