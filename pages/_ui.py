@@ -1,5 +1,6 @@
 """What every page shares: the signed-in actor, the sign-in cookie, calling kaimen_core
-(:func:`act`), dates.
+(:func:`act`), people's words shown as text (:func:`plain`), failures kept off the screen
+(:func:`failures_logged`, :func:`fragment`), dates.
 
 Not a page: Home.py never lists it, and run on its own it sends the visitor to Home.py.
 The sign-in cookie holds an opaque, signed token; kaimen_core checks it against the
@@ -9,8 +10,11 @@ effect at once.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +26,7 @@ import streamlit as st
 from kaimen_core import auth, db
 from kaimen_core.actors import Actor, Origin
 from kaimen_core.exceptions import KaimenError, SessionInvalid
+from kaimen_core.logs import failure_report
 from kaimen_core.models import utcnow
 
 COOKIE = "kaimen_session"
@@ -34,6 +39,7 @@ _STATE_ENTRY = "kaimen_entry"
 _STATE_DONE = "kaimen_done"
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -45,6 +51,40 @@ def entry() -> Iterator[None]:
     finally:
         st.session_state.pop(_STATE_ENTRY, None)
         st.session_state.pop(_STATE_ACTOR, None)
+
+
+@contextmanager
+def failures_logged() -> Iterator[None]:
+    """Keep an unexpected error off the screen: log it for Kaimen's operators, masked
+    (:func:`kaimen_core.logs.failure_report`: where it happened, never the SQL's
+    parameters), and show the person a notice with a reference to quote.
+
+    Expected errors never get here (:func:`act` shows a :class:`KaimenError`'s message);
+    ``st.rerun`` and ``st.stop`` pass through: they raise a ``BaseException``, not an ``Exception``.
+    Home.py runs every page inside this, and :func:`fragment` every fragment's rerun.
+    """
+    try:
+        yield
+    except Exception as exc:
+        reference = secrets.token_hex(4)
+        log.error("a page failed (reference %s): %s", reference, failure_report(exc))
+        st.error(f"Something went wrong on this page and it was logged (reference {reference}). "
+                 "Try again; if it keeps happening, tell Kaimen support the reference.")
+
+
+def fragment(*, run_every: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``st.fragment`` whose reruns go through :func:`failures_logged`: a fragment reruns
+    on its own, outside Home.py's run."""
+
+    def wrap(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def guarded(*args, **kwargs) -> None:
+            with failures_logged():
+                function(*args, **kwargs)
+
+        return st.fragment(guarded, run_every=run_every)
+
+    return wrap
 
 
 def require_entry() -> None:

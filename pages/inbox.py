@@ -39,7 +39,7 @@ with list_column:
     search = st.text_input("Search", key="inbox_search", placeholder="Name, number or text")
 
 
-@st.fragment(run_every="5s")
+@ui.fragment(run_every="5s")
 def conversation_list() -> None:
     rows = ui.act(actor, lambda s: messaging.list_conversations(s, actor=actor, show=FILTER_LABELS.get(shown or "All"),
                                                                 search=search))
@@ -71,7 +71,7 @@ def use_template() -> None:
                               "service": "{service}", "staff": "{staff}", "time": "{time}"})
 
 
-@st.fragment(run_every="5s")
+@ui.fragment(run_every="5s")
 def thread_view(customer_id: int) -> None:
     thread = ui.act(actor, lambda s: messaging.get_thread(s, actor=actor, customer_id=customer_id))
     if thread is None:
