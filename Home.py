@@ -80,7 +80,7 @@ def navigation_for(role: str):
 
 def sidebar(actor: Actor) -> None:
     with st.sidebar:
-        st.caption("Kaimen operator" if actor.is_operator else f"{actor.role.title()} · {actor.username}")
+        st.caption("Kaimen operator" if actor.is_operator else f"{actor.role.title()} · {ui.plain(actor.username)}")
         st.markdown(f"**{ui.plain(actor.display_name)}**")
         if st.button("Logout", key="Logout", icon=":material/logout:"):
             ui.sign_out()

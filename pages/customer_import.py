@@ -45,8 +45,8 @@ mapping: dict[str, str | None] = {}
 columns = st.columns(min(len(csv_file.headers), 4))
 for i, header in enumerate(csv_file.headers):
     choice = columns[i % len(columns)].selectbox(
-        header or f"Column {i + 1}", options, index=options.index(suggested.get(header) or _SKIP), key=f"map_{i}",
-        format_func=lambda f: customers.FIELD_LABELS.get(f, f))
+        ui.plain(header) or f"Column {i + 1}", options, index=options.index(suggested.get(header) or _SKIP),
+        key=f"map_{i}", format_func=lambda f: customers.FIELD_LABELS.get(f, f))
     mapping[header] = None if choice == _SKIP else choice
 policy = st.radio("A phone number (or, without one, an email) that is already a customer or repeats in the file",
                   ["update", "skip"], horizontal=True, key="on_duplicate",

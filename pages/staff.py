@@ -42,7 +42,7 @@ with st.expander("Add a staff member", expanded=not staff):
         add = st.form_submit_button("Add staff member", type="primary")
     if add:
         ui.act(actor, lambda s: bookings.create_staff(s, actor=actor, name=name, bio=bio, service_ids=chosen),
-               done=f"Added {ui.plain(name.strip())}. They work the opening hours until you give them their own.")
+               done=f"Added {name.strip()}. They work the opening hours until you give them their own.")
 
 if not staff:
     st.stop()
@@ -65,7 +65,7 @@ with details:
     if save:
         ui.act(actor, lambda s: bookings.update_staff(s, actor=actor, staff_id=member.id, name=name, bio=bio,
                                                       active=active, service_ids=chosen),
-               done=f"Saved {ui.plain(name.strip())}.")
+               done=f"Saved {name.strip()}.")
 
 with photo_tab:
     current = photos.get(member.id)
@@ -79,7 +79,7 @@ with photo_tab:
         if st.button("Use this photo", type="primary", key=f"staff_use_photo_{member.id}"):
             data = upload.getvalue()
             ui.act(actor, lambda s: bookings.set_staff_photo(s, actor=actor, staff_id=member.id, data=data),
-                   done=f"Photo saved for {ui.plain(member.name)}.")
+                   done=f"Photo saved for {member.name}.")
     if member.has_photo and st.button("Remove photo", key=f"staff_remove_photo_{member.id}"):
         ui.act(actor, lambda s: bookings.remove_staff_photo(s, actor=actor, staff_id=member.id), done="Photo removed.")
 
