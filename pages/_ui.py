@@ -295,6 +295,25 @@ def plain(text: str | None) -> str:
     return text.replace("\n", "  \n")
 
 
+def checked_upload(upload, key: str, check: Callable[[bytes], T]) -> T | None:
+    """``check`` run once on an upload's bytes: its result, or its refusal shown (None).
+
+    Reading a large file takes seconds and every widget on a page reruns it, so the outcome
+    is kept in the session under ``key`` for this upload (its ``file_id``) and the reruns
+    reuse it; with no upload, the page calls :func:`forget` on ``key``.
+    """
+    kept = st.session_state.get(key)
+    if kept is None or kept[0] != upload.file_id:
+        try:
+            kept = (upload.file_id, check(upload.getvalue()), None)
+        except KaimenError as exc:
+            kept = (upload.file_id, None, str(exc))
+        st.session_state[key] = kept
+    if kept[2]:
+        st.error(plain(kept[2]))
+    return kept[1]
+
+
 def local_time(moment: datetime | None, zone: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A UTC timestamp shown in the business's time zone."""
     if moment is None:

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from kaimen_core import bookings, db, media, tenancy
-from kaimen_core.exceptions import KaimenError
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -21,28 +20,7 @@ with db.tenant_session(actor) as session:
     photos = {s.id: bookings.staff_photo(session, actor=actor, staff_id=s.id) for s in staff if s.has_photo}
 service_names = {s.id: s.name for s in services}
 zone = ZoneInfo(zone_name)
-_CHECKED_PHOTO = "staff_checked_photo"
-
-
-def checked_photo(upload) -> media.CleanImage | None:
-    """The upload checked and cleaned once, shown as a preview (or its refusal).
-
-    Decoding a large photo takes seconds and hundreds of megabytes, and every click on
-    this page reruns it, so the result is kept in the session for this upload (its
-    ``file_id``) and "Use this photo" stores it without decoding the upload again.
-    """
-    kept = st.session_state.get(_CHECKED_PHOTO)
-    if kept is None or kept[0] != upload.file_id:
-        try:
-            kept = (upload.file_id, media.clean_photo(upload.getvalue()), None)
-        except KaimenError as exc:
-            kept = (upload.file_id, None, str(exc))
-        st.session_state[_CHECKED_PHOTO] = kept
-    if kept[2]:
-        st.error(ui.plain(kept[2]))
-    return kept[1]
-
-
+_CHECKED_PHOTO = "staff_checked_photo"  # the upload's cleaned photo, kept for its reruns (ui.checked_upload)
 
 if staff:
     for row in range(0, len(staff), 4):
@@ -97,8 +75,10 @@ with photo_tab:
     upload = st.file_uploader("New photo", type=["jpg", "jpeg", "png", "webp"], key=f"staff_upload_{member.id}",
                               max_upload_size=media.MAX_BYTES // (1024 * 1024))  # the browser refuses more
     if upload is None:
-        st.session_state.pop(_CHECKED_PHOTO, None)
-    checked = checked_photo(upload) if upload is not None else None
+        ui.forget(_CHECKED_PHOTO)
+    # Decoding a large photo takes seconds and hundreds of megabytes: once per upload, and
+    # "Use this photo" stores the CleanImage kept, without decoding the upload again.
+    checked = ui.checked_upload(upload, _CHECKED_PHOTO, media.clean_photo) if upload is not None else None
     if checked is not None:
         st.image(checked.data, caption=f"Preview ({checked.width}×{checked.height}, metadata removed)", width=200)
         if st.button("Use this photo", type="primary", key=f"staff_use_photo_{member.id}"):
