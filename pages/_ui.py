@@ -1,6 +1,6 @@
 """What every page shares: the signed-in actor, the sign-in cookie, calling kaimen_core
 (:func:`act`), people's words shown as text (:func:`plain`), failures kept off the screen
-(:func:`failures_logged`, :func:`fragment`), dates.
+(:func:`failures_logged`, :func:`fragment`), uploads read once (:func:`checked_upload`), dates.
 
 Not a page: Home.py never lists it, and run on its own it sends the visitor to Home.py.
 The sign-in cookie holds an opaque, signed token; kaimen_core checks it against the
