@@ -12,6 +12,7 @@ import phonenumbers
 from kaimen_core.exceptions import ValidationError
 
 __all__ = [
+    "MAX_SEARCH",
     "MIN_PASSWORD_LENGTH",
     "clean_email",
     "clean_id",
