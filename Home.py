@@ -2,7 +2,9 @@
 MENU, draws the sidebar once, and runs the chosen page.
 
 Navigation is built on every run. Signed out, it lists only the sign-in and sign-up
-pages, so a page's URL opened directly shows the sign-in page and nothing else.
+pages, so a page's URL opened directly shows the sign-in page and nothing else. An
+unexpected error in a page is logged, masked, and the person sees a notice instead
+(``ui.failures_logged``; .streamlit/config.toml shows no error details either).
 """
 
 from dataclasses import dataclass
@@ -78,7 +80,7 @@ def navigation_for(role: str):
 
 def sidebar(actor: Actor) -> None:
     with st.sidebar:
-        st.caption("Kaimen operator" if actor.is_operator else f"{actor.role.title()} · {actor.username}")
+        st.caption("Kaimen operator" if actor.is_operator else f"{actor.role.title()} · {ui.plain(actor.username)}")
         st.markdown(f"**{ui.plain(actor.display_name)}**")
         if st.button("Logout", key="Logout", icon=":material/logout:"):
             ui.sign_out()
@@ -87,7 +89,7 @@ def sidebar(actor: Actor) -> None:
 
 st.set_page_config(page_title="Kaimen", page_icon=":material/storefront:", layout="wide")
 
-with ui.entry():
+with ui.entry(), ui.failures_logged():
     actor = ui.resolve_actor()
     ui.apply_cookie()
     if actor is None:

@@ -16,6 +16,7 @@ from kaimen_core import db
 from kaimen_core.actors import Actor
 from kaimen_core.exceptions import NotFound, PermissionDenied
 from kaimen_core.models import AuditEvent, AuditEventPublic, Business, utcnow
+from kaimen_core.validators import clean_search
 
 __all__ = ["list_events", "record", "record_operator_access"]
 
@@ -130,6 +131,7 @@ def list_events(
         if business_id not in (None, actor.business_id):
             raise PermissionDenied("Only operators can read another business's events.")
         query = query.where(AuditEvent.business_id == actor.business_id)
+    action = clean_search(action, field="action", label="Action")
     if action:
         query = query.where(AuditEvent.action == action)
     if since is not None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
-__all__ = ["Masked", "configure_logging", "failure_reason", "mask_email", "mask_name", "mask_phone"]
+__all__ = ["Masked", "configure_logging", "failure_reason", "failure_report", "mask_email", "mask_name",
+           "mask_phone"]
 
 _NUMBER = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
@@ -23,6 +25,26 @@ def failure_reason(exc: BaseException) -> str:
     origin = getattr(exc, "orig", None) or exc
     first = (str(origin).strip().splitlines() or [""])[0]
     return _NUMBER.sub("<number>", f"{type(origin).__name__}: {first}")[:300]
+
+
+def failure_report(exc: BaseException) -> str:
+    """An unexpected failure for the server's log: :func:`failure_reason` for it and for
+    each error that led to it, and where each was raised (file, line, function).
+
+    No exception's message is printed in full: a database error's message quotes the
+    statement's parameters (names, phone numbers, message text), so the traceback is
+    rebuilt from its frames only, without their source lines (a line can hold a value).
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = [f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+                  for frame in traceback.extract_tb(current.__traceback__)]
+        parts.append("\n".join([failure_reason(current), *frames]))
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n  which came from\n".join(parts)
 
 
 def mask_phone(value: str | None) -> str:

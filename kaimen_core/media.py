@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import secrets
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -28,17 +28,27 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 1600
 ALLOWED_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 _REFUSED = "Choose a JPEG, PNG or WebP photo."
+_MADE_BY_CLEAN_PHOTO = object()
 
 
 @dataclass(frozen=True, slots=True)
 class CleanImage:
-    """A photo decoded, checked and re-encoded without metadata, with a generated name."""
+    """A photo decoded, checked and re-encoded without metadata, with a generated name.
+
+    Only :func:`clean_photo` makes one, so holding one proves the check ran: a page can
+    keep it across reruns and have it stored without decoding the upload again.
+    """
 
     data: bytes
     name: str
     content_type: str
     width: int
     height: int
+    _made_by: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._made_by is not _MADE_BY_CLEAN_PHOTO:
+            raise TypeError("A CleanImage comes from media.clean_photo() only.")
 
 
 def _open(data: bytes) -> Image.Image:
@@ -91,4 +101,5 @@ def clean_photo(data: bytes) -> CleanImage:
     out = io.BytesIO()
     options = {"quality": 88} if fmt in ("JPEG", "WEBP") else {"optimize": True}
     clean.save(out, format=fmt, **options)
-    return CleanImage(out.getvalue(), f"{secrets.token_hex(16)}.{extension}", content_type, *clean.size)
+    return CleanImage(out.getvalue(), f"{secrets.token_hex(16)}.{extension}", content_type, *clean.size,
+                      _made_by=_MADE_BY_CLEAN_PHOTO)

@@ -11,6 +11,7 @@ from kaimen_core import audit, auth, db
 from kaimen_core.actors import Actor, Origin
 from kaimen_core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from kaimen_core.models import (
+    BUSINESS_STATUSES,
     ENFORCEMENT_ACTIONS,
     Business,
     BusinessPublic,
@@ -19,7 +20,7 @@ from kaimen_core.models import (
     User,
     utcnow,
 )
-from kaimen_core.validators import clean_name, clean_phone, clean_region, clean_time_zone, slugify
+from kaimen_core.validators import clean_name, clean_phone, clean_region, clean_search, clean_time_zone, slugify
 
 __all__ = [
     "EMAIL_IN_USE",
@@ -165,7 +166,8 @@ def update_business(session: Session, *, actor: Actor, changes: BusinessUpdate) 
 def business_by_slug(session: Session, *, actor: Actor, slug: str) -> BusinessPublic:
     """Operators: the business with this slug."""
     audit.record_operator_access(session, actor=actor, purpose="business_lookup")
-    business = session.exec(select(Business).where(Business.slug == (slug or "").strip().lower())).first()
+    wanted = clean_search(slug, field="slug", label="The slug").lower()
+    business = session.exec(select(Business).where(Business.slug == wanted)).first()
     if business is None:
         raise NotFound(f"No business has the slug {slug!r}.")
     return BusinessPublic.model_validate(business, from_attributes=True)
@@ -184,9 +186,12 @@ def list_businesses(
     )
     query = select(Business, func.coalesce(users.c.n, 0)).outerjoin(users, users.c.business_id == Business.id)
     if status:
+        if status not in BUSINESS_STATUSES:
+            raise ValidationError(f"Unknown status {status!r}.", field="status")
         query = query.where(Business.status == status)
-    if search and search.strip():
-        pattern = f"%{search.strip().lower()}%"
+    search = clean_search(search)
+    if search:
+        pattern = f"%{search.lower()}%"
         query = query.where(func.lower(Business.name).like(pattern) | col(Business.slug).like(pattern))
     rows = session.exec(query.order_by(col(Business.created_at).desc()).limit(limit)).all()
     return [

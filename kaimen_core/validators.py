@@ -12,15 +12,19 @@ import phonenumbers
 from kaimen_core.exceptions import ValidationError
 
 __all__ = [
+    "MAX_SEARCH",
     "MIN_PASSWORD_LENGTH",
     "clean_email",
+    "clean_id",
     "clean_language",
     "clean_name",
     "clean_notes",
     "clean_password",
     "clean_phone",
     "clean_region",
+    "clean_search",
     "clean_tags",
+    "clean_text",
     "clean_time_zone",
     "clean_username",
     "has_control_characters",
@@ -40,6 +44,44 @@ _MAX_LANGUAGE = 16  # the longest tag stored
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab, CR, LF allowed
 _TAG_SEPARATORS = re.compile(r"[;,]")
+MAX_SEARCH = 200
+_MAX_ID = 2**63 - 1  # the largest id a database row can have
+
+
+def clean_text(value: str | None, *, field: str, label: str, max_length: int | None = None,
+               multiline: bool = False) -> str:
+    """Text a person typed, trimmed ('' when nothing was typed).
+
+    Control characters are refused, NUL among them (PostgreSQL cannot store it and a
+    driver error is no message for a person): all of them in a one-line field, all but
+    tab, carriage return and line feed when ``multiline``.
+    """
+    text = (value or "").strip()
+    if max_length is not None and len(text) > max_length:
+        raise ValidationError(f"{label} must be at most {max_length} characters.", field=field)
+    if (_CONTROL_IN_NOTES if multiline else _CONTROL).search(text):
+        raise ValidationError(f"{label} must not contain control characters.", field=field)
+    return text
+
+
+def clean_search(value: str | None, *, field: str = "search", label: str = "Search") -> str:
+    """What someone typed into a search or filter box, trimmed ('' for nothing): one line,
+    at most :data:`MAX_SEARCH` characters, no control characters."""
+    return clean_text(value, field=field, label=label, max_length=MAX_SEARCH)
+
+
+def clean_id(value: str | None, *, field: str, label: str) -> int | None:
+    """An id typed into a box (None when nothing was typed): ASCII digits that fit a row's id.
+
+    ``str.isdigit`` is not enough: ``int("²")`` fails, and a number past 64 bits makes the
+    database driver fail instead of saying what is wrong.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) > _MAX_ID:
+        raise ValidationError(f"{label} must be a number.", field=field)
+    return int(text)
 
 
 def has_control_characters(text: str) -> bool:
@@ -49,24 +91,15 @@ def has_control_characters(text: str) -> bool:
 
 def clean_name(value: str | None, *, field: str, label: str, max_length: int = 100) -> str:
     """A required human-readable name, trimmed, with control characters refused."""
-    text = (value or "").strip()
+    text = clean_text(value, field=field, label=label, max_length=max_length)
     if not text:
         raise ValidationError(f"{label} is required.", field=field)
-    if len(text) > max_length:
-        raise ValidationError(f"{label} must be at most {max_length} characters.", field=field)
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ValidationError(f"{label} must not contain control characters.", field=field)
     return text
 
 
 def clean_notes(value: str | None, *, max_length: int) -> str | None:
     """Free text up to ``max_length`` characters (tabs and line breaks allowed), or None."""
-    text = (value or "").strip()
-    if len(text) > max_length:
-        raise ValidationError(f"Notes must be at most {max_length} characters.", field="notes")
-    if _CONTROL_IN_NOTES.search(text):
-        raise ValidationError("Notes must not contain control characters.", field="notes")
-    return text or None
+    return clean_text(value, field="notes", label="Notes", max_length=max_length, multiline=True) or None
 
 
 def clean_tags(value: list[str] | str | None, *, most: int, longest: int) -> list[str]:
@@ -80,7 +113,7 @@ def clean_tags(value: list[str] | str | None, *, most: int, longest: int) -> lis
             continue
         if len(tag) > longest:
             raise ValidationError(f"A tag must be at most {longest} characters.", field="tags")
-        if _CONTROL.search(tag):
+        if has_control_characters(tag):
             raise ValidationError("Tags must not contain control characters.", field="tags")
         tags.append(tag)
     if len(tags) > most:
@@ -114,13 +147,11 @@ def clean_username(value: str | None) -> str:
 
 def clean_email(value: str | None, *, required: bool = True) -> str | None:
     """An email address in lower case."""
-    text = (value or "").strip().lower()
+    text = clean_text(value, field="email", label="Email").lower()
     if not text:
         if required:
             raise ValidationError("Email is required.", field="email")
         return None
-    if has_control_characters(text):
-        raise ValidationError("Email must not contain control characters.", field="email")
     if len(text) > 254 or not _EMAIL.match(text):
         raise ValidationError(f"{text!r} is not a valid email address.", field="email")
     return text
@@ -155,7 +186,7 @@ def clean_region(value: str | None) -> str:
 
 def clean_phone(value: str | None, *, region: str, field: str = "phone", required: bool = True) -> str | None:
     """A phone number in any common format, returned in E.164 (read in ``region``)."""
-    text = (value or "").strip()
+    text = clean_text(value, field=field, label="Phone number")
     if not text:
         if required:
             raise ValidationError("Phone number is required.", field=field)

@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from kaimen_core import audit
+from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import utcnow
+from kaimen_core.validators import clean_id
 from pages import _ui as ui
 
 actor = ui.actor()
@@ -20,11 +22,11 @@ action = cols[1].text_input("Action", key="audit_action", placeholder="e.g. auth
 business_id = None
 if actor.is_operator:
     raw = cols[2].text_input("Business id", key="audit_business", placeholder="all businesses")
-    if raw.strip():
-        if not raw.strip().isdigit():
-            st.error("Business id must be a number.")
-            st.stop()
-        business_id = int(raw.strip())
+    try:
+        business_id = clean_id(raw, field="business_id", label="Business id")
+    except ValidationError as exc:
+        st.error(ui.plain(str(exc)))
+        st.stop()
 
 events = ui.act(actor, lambda s: audit.list_events(s, actor=actor, business_id=business_id,
                                                    action=action.strip() or None,

@@ -56,7 +56,7 @@ with st.form("enforce"):
     go = st.form_submit_button("Apply", type="primary")
 if go:
     ui.act(actor, lambda s: tenancy.enforce(s, actor=actor, business_id=business.id, action=action, reason=reason),
-           done=f"{labels[action]}: done for {ui.plain(business.name)}.")
+           done=f"{labels[action]}: done for {business.name}.")
 
 with st.expander("Enforcement history"):
     with db.tenant_session(actor) as session:

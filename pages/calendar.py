@@ -114,7 +114,7 @@ def booking_panel(booking: bookings.BookingView, key: str) -> None:
             if st.form_submit_button("Move booking"):
                 ui.act(actor, lambda s: bookings.reschedule_booking(s, actor=actor, booking_id=booking.id,
                                                                     start_at=start, staff_id=staff_id),
-                       done=f"Moved to {when(start)} with {ui.plain(staff_names.get(staff_id, ''))}.",
+                       done=f"Moved to {when(start)} with {staff_names.get(staff_id, '')}.",
                        forget=[move_key])
 
 

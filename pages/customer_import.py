@@ -2,6 +2,7 @@
 row-by-row report, then import the valid rows or nothing."""
 
 import hashlib
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -17,23 +18,34 @@ if actor.role != "owner":
 ui.show_done()
 
 _REPORT = "import_report"
+_READ = "import_read"  # the upload's header, first rows and row count (ui.checked_upload)
 _SKIP = "(don't import)"
 limit_mb = customers.MAX_IMPORT_BYTES // (1024 * 1024)
+
+
+def _read(data: bytes) -> tuple[customers.CsvFile, int]:
+    """What this page shows of the file: its header and first rows, and how many rows it has.
+    Reading 20 MB takes about a second, so it is read once per upload, not on every click;
+    the check and the import read the file themselves."""
+    whole = customers.read_csv(data)
+    return replace(whole, rows=whole.rows[:5]), len(whole.rows)
+
 
 st.caption(f"A CSV file up to {limit_mb} MB: UTF-8 (with or without BOM) or Latin-1, separated by commas, "
            "semicolons or tabs, with a header row. Nothing is written until you choose to import.")
 upload = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="import_file")
 if upload is None:
-    st.session_state.pop(_REPORT, None)
+    ui.forget(_REPORT, _READ)
     st.stop()
 
 data = upload.getvalue()
-csv_file = ui.act(actor, lambda: customers.read_csv(data), session=False)
-if csv_file is None:
+read = ui.checked_upload(upload, _READ, _read)
+if read is None:
     st.stop()
+csv_file, row_count = read
 
 st.subheader("Preview", anchor=False)
-st.caption(f"{len(csv_file.rows):,} rows · {csv_file.encoding} · separated by "
+st.caption(f"{row_count:,} rows · {csv_file.encoding} · separated by "
            f"{ {',': 'commas', ';': 'semicolons', chr(9): 'tabs'}[csv_file.delimiter] }")
 st.dataframe(pd.DataFrame(csv_file.preview(), columns=csv_file.headers), hide_index=True, width="stretch")
 
@@ -45,8 +57,8 @@ mapping: dict[str, str | None] = {}
 columns = st.columns(min(len(csv_file.headers), 4))
 for i, header in enumerate(csv_file.headers):
     choice = columns[i % len(columns)].selectbox(
-        header or f"Column {i + 1}", options, index=options.index(suggested.get(header) or _SKIP), key=f"map_{i}",
-        format_func=lambda f: customers.FIELD_LABELS.get(f, f))
+        ui.plain(header) or f"Column {i + 1}", options, index=options.index(suggested.get(header) or _SKIP),
+        key=f"map_{i}", format_func=lambda f: customers.FIELD_LABELS.get(f, f))
     mapping[header] = None if choice == _SKIP else choice
 policy = st.radio("A phone number (or, without one, an email) that is already a customer or repeats in the file",
                   ["update", "skip"], horizontal=True, key="on_duplicate",

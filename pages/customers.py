@@ -42,7 +42,7 @@ with st.expander("Add a customer"):
         created = ui.act(actor, lambda s: customers.create_customer(s, actor=actor, **new))
         if created:
             st.session_state["customer_pick_id"] = created.id
-            ui.done_and_rerun(f"Added {ui.plain(created.name)}.")
+            ui.done_and_rerun(f"Added {created.name}.")
 
 with st.form("customer_search_form"):
     left, right = st.columns([3, 1])
@@ -115,7 +115,7 @@ if found.customers:
         c = history.customer
         st.subheader(ui.plain(c.name), anchor=False)
         facts = [
-            f"Phone: {c.phone_e164 or '—'}",
+            f"Phone: {ui.plain(c.phone_e164) or '—'}",
             f"Email: {ui.plain(c.email) if c.email else '—'}",
             f"Language: {ui.plain(c.preferred_language) or '—'} · Time zone: {ui.plain(c.time_zone) or '—'}",
             "Transactional texts: " + ("yes (existing customer relationship)" if c.transactional_consent else "no"),

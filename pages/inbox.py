@@ -39,7 +39,7 @@ with list_column:
     search = st.text_input("Search", key="inbox_search", placeholder="Name, number or text")
 
 
-@st.fragment(run_every="5s")
+@ui.fragment(run_every="5s")
 def conversation_list() -> None:
     rows = ui.act(actor, lambda s: messaging.list_conversations(s, actor=actor, show=FILTER_LABELS.get(shown or "All"),
                                                                 search=search))
@@ -49,7 +49,7 @@ def conversation_list() -> None:
     for row in rows:
         badge = f" · {row.unread} unread" if row.unread else ""
         flags = (" · needs a person" if row.needs_person else "") + (" · opted out" if row.opted_out else "")
-        label = f"{row.name}{badge}{flags}"
+        label = f"{ui.plain(row.name)}{badge}{flags}"
         if st.button(label, key=f"conversation_{row.customer_id}", width="stretch",
                      type="primary" if row.customer_id == st.session_state.get("inbox_customer") else "secondary",
                      help=ui.local_time(row.last_message_at, zone)):
@@ -71,14 +71,14 @@ def use_template() -> None:
                               "service": "{service}", "staff": "{staff}", "time": "{time}"})
 
 
-@st.fragment(run_every="5s")
+@ui.fragment(run_every="5s")
 def thread_view(customer_id: int) -> None:
     thread = ui.act(actor, lambda s: messaging.get_thread(s, actor=actor, customer_id=customer_id))
     if thread is None:
         return
     st.session_state["inbox_customer_name"] = thread.name
     st.subheader(ui.plain(thread.name))
-    st.caption(thread.phone or "no number")
+    st.caption(ui.plain(thread.phone) or "no number")
     if thread.needs_person:
         st.warning(f"Needs a person: {ui.plain(thread.needs_person_reason)}. Automated texts are paused.")
     for message in thread.messages:
@@ -114,7 +114,7 @@ with thread_column:
                 ui.act(actor, lambda s: messaging.resolve_flag(s, actor=actor, customer_id=selected),
                        done="Automated texts resumed for this customer.")
             if not thread.can_text:
-                st.error(f"You cannot text this customer: {thread.cannot_text_reason}.")
+                st.error(f"You cannot text this customer: {ui.plain(thread.cannot_text_reason)}.")
             if st.session_state.pop("compose_clear", False):  # before the widgets exist, so allowed
                 st.session_state["compose_body"] = ""
                 st.session_state["compose_template"] = None

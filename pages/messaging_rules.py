@@ -1,5 +1,6 @@
 """Operators: each business's texting limits, and the prohibited terms every text is screened for."""
 
+import pandas as pd
 import streamlit as st
 
 from kaimen_core import db, messaging, tenancy
@@ -25,13 +26,13 @@ if businesses:
     if set_limits:
         ui.act(actor, lambda s: messaging.set_limits(s, actor=actor, business_id=chosen.id, rate_per_minute=int(rate),
                                                      daily_cap=int(cap)),
-               done=f"Limits set for {ui.plain(chosen.name)}.")
+               done=f"Limits set for {chosen.name}.")
 
 st.subheader("Screened terms")
 st.caption("Built in: cannabis, gambling, high-risk lending, firearms and phishing wording. Add more below; "
            "senders see the reason when a text is refused.")
-for term, reason in terms:
-    st.markdown(f"- **{ui.plain(term)}**: {ui.plain(reason)}")
+if terms:
+    st.dataframe(pd.DataFrame(terms, columns=["Term", "Reason shown to senders"]), hide_index=True, width="stretch")
 with st.form("add_term", clear_on_submit=True):
     left, right = st.columns(2)
     term = left.text_input("Term", key="term_text")

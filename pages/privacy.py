@@ -105,7 +105,7 @@ facts = {
     "Identity verified": f"{ui.local_time(view.verified_at, zone)} — {view.verification_method}"
     if view.verified_at else "not yet",
 }
-st.table(pd.DataFrame({"": list(facts), "Value": list(facts.values())}).set_index(""))
+st.table(pd.DataFrame({"": list(facts), "Value": [ui.plain(value) for value in facts.values()]}).set_index(""))
 if view.extension_notice:
     st.caption("Extension notice: " + ui.plain(view.extension_notice))
 if view.refusal_reason:

@@ -55,7 +55,7 @@ with st.expander("Add a service", expanded=not services):
     values = service_form("new_service", None)
     if values:
         ui.act(actor, lambda s: bookings.create_service(s, actor=actor, **values),
-               done=f"Added {ui.plain(values['name'].strip())}. Choose who performs it on the Staff page.")
+               done=f"Added {values['name'].strip()}. Choose who performs it on the Staff page.")
 
 if services:
     with st.expander("Change a service"):
@@ -65,7 +65,7 @@ if services:
         values = service_form(f"edit_service_{chosen.id}", chosen)
         if values:
             ui.act(actor, lambda s: bookings.update_service(s, actor=actor, service_id=chosen.id, **values),
-                   done=f"Saved {ui.plain(values['name'].strip())}.")
+                   done=f"Saved {values['name'].strip()}.")
 
 st.subheader("Opening hours")
 st.caption(f"Wall-clock times in {zone} (change the zone in Settings). A closed day has no bookings.")

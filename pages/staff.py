@@ -20,7 +20,7 @@ with db.tenant_session(actor) as session:
     photos = {s.id: bookings.staff_photo(session, actor=actor, staff_id=s.id) for s in staff if s.has_photo}
 service_names = {s.id: s.name for s in services}
 zone = ZoneInfo(zone_name)
-
+_CHECKED_PHOTO = "staff_checked_photo"  # the upload's cleaned photo, kept for its reruns (ui.checked_upload)
 
 if staff:
     for row in range(0, len(staff), 4):
@@ -42,7 +42,7 @@ with st.expander("Add a staff member", expanded=not staff):
         add = st.form_submit_button("Add staff member", type="primary")
     if add:
         ui.act(actor, lambda s: bookings.create_staff(s, actor=actor, name=name, bio=bio, service_ids=chosen),
-               done=f"Added {ui.plain(name.strip())}. They work the opening hours until you give them their own.")
+               done=f"Added {name.strip()}. They work the opening hours until you give them their own.")
 
 if not staff:
     st.stop()
@@ -65,21 +65,25 @@ with details:
     if save:
         ui.act(actor, lambda s: bookings.update_staff(s, actor=actor, staff_id=member.id, name=name, bio=bio,
                                                       active=active, service_ids=chosen),
-               done=f"Saved {ui.plain(name.strip())}.")
+               done=f"Saved {name.strip()}.")
 
 with photo_tab:
     current = photos.get(member.id)
     if current:
         st.image(current, caption="Current photo", width=200)
     st.caption("A JPEG, PNG or WebP photo under 5 MB. It is re-encoded without its metadata (such as location).")
-    upload = st.file_uploader("New photo", type=["jpg", "jpeg", "png", "webp"], key=f"staff_upload_{member.id}")
-    checked = ui.act(actor, lambda: media.clean_photo(upload.getvalue()), session=False) if upload is not None else None
+    upload = st.file_uploader("New photo", type=["jpg", "jpeg", "png", "webp"], key=f"staff_upload_{member.id}",
+                              max_upload_size=media.MAX_BYTES // (1024 * 1024))  # the browser refuses more
+    if upload is None:
+        ui.forget(_CHECKED_PHOTO)
+    # Decoding a large photo takes seconds and hundreds of megabytes: once per upload, and
+    # "Use this photo" stores the CleanImage kept, without decoding the upload again.
+    checked = ui.checked_upload(upload, _CHECKED_PHOTO, media.clean_photo) if upload is not None else None
     if checked is not None:
         st.image(checked.data, caption=f"Preview ({checked.width}×{checked.height}, metadata removed)", width=200)
         if st.button("Use this photo", type="primary", key=f"staff_use_photo_{member.id}"):
-            data = upload.getvalue()
-            ui.act(actor, lambda s: bookings.set_staff_photo(s, actor=actor, staff_id=member.id, data=data),
-                   done=f"Photo saved for {ui.plain(member.name)}.")
+            ui.act(actor, lambda s: bookings.set_staff_photo(s, actor=actor, staff_id=member.id, data=checked),
+                   done=f"Photo saved for {member.name}.")
     if member.has_photo and st.button("Remove photo", key=f"staff_remove_photo_{member.id}"):
         ui.act(actor, lambda s: bookings.remove_staff_photo(s, actor=actor, staff_id=member.id), done="Photo removed.")
 

@@ -42,7 +42,7 @@ with st.form("add_staff", clear_on_submit=True):
 if add:
     ui.act(actor, lambda: auth.add_staff_user(actor=actor, username=username, email=email, display_name=name,
                                               password=password),
-           done=f"Added {ui.plain(username.strip().lower())}. They can sign in now.", session=False)
+           done=f"Added {username.strip().lower()}. They can sign in now.", session=False)
 
 removable = [u for u in users if u.id != actor.user_id]
 if removable:
@@ -57,4 +57,4 @@ if removable:
             st.error("Tick the box to confirm the removal.")
         else:
             ui.act(actor, lambda s: auth.remove_user(s, actor=actor, user_id=choice.id),
-                   done=f"Removed {ui.plain(choice.username)}.")
+                   done=f"Removed {choice.username}.")

@@ -6,6 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from kaimen_core import webhooks
+from kaimen_core.exceptions import ValidationError
+from kaimen_core.validators import clean_id
 from kaimen_core.webhook_providers import PROVIDERS
 from pages import _ui as ui
 
@@ -20,12 +22,11 @@ provider = cols[0].selectbox("Provider", ["all", *(known.name for known in PROVI
 status = cols[1].selectbox("Status", ["all", *webhooks.EVENT_STATUSES], key="events_status")
 raw_business = cols[2].text_input("Business id", key="events_business", placeholder="all businesses")
 page_number = cols[3].number_input("Page", min_value=1, value=1, step=1, key="events_page")
-business_id = None
-if raw_business.strip():
-    if not raw_business.strip().isdigit():
-        st.error("Business id must be a number.")
-        st.stop()
-    business_id = int(raw_business.strip())
+try:
+    business_id = clean_id(raw_business, field="business_id", label="Business id")
+except ValidationError as exc:
+    st.error(ui.plain(str(exc)))
+    st.stop()
 
 page = ui.act(actor, lambda s: webhooks.list_webhook_events(
     s, actor=actor, providers=PROVIDERS, provider=None if provider == "all" else provider,

@@ -22,6 +22,7 @@ from kaimen_core.bookings._roles import MANAGE_ROLES, VIEW_ROLES
 from kaimen_core.bookings._time import as_utc
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import BusinessHours, StaffHours, StaffMember, TimeOff
+from kaimen_core.validators import clean_text
 
 __all__ = [
     "WEEKDAYS",
@@ -152,7 +153,7 @@ def add_time_off(
     start, end = as_utc(starts_at, field="starts_at"), as_utc(ends_at, field="ends_at")
     if end <= start:
         raise ValidationError("Time off must end after it starts.", field="ends_at")
-    text = (reason or "").strip()[:100] or None
+    text = clean_text(reason, field="reason", label="The reason")[:100] or None
     row = TimeOff(business_id=actor.business_id, staff_id=staff_id, starts_at=start, ends_at=end, reason=text)
     session.add(row)
     session.flush()

@@ -32,6 +32,7 @@ from kaimen_core.exceptions import Conflict, NotFound, ValidationError
 from kaimen_core.models import BOOKING_STATUSES, Booking, BookingEvent, Customer, StaffService, utcnow
 from kaimen_core.models import Service as ServiceRow
 from kaimen_core.models import StaffMember as StaffRow
+from kaimen_core.validators import clean_notes
 
 __all__ = [
     "BookingView",
@@ -211,9 +212,7 @@ def create_booking(
         raise ValidationError(f"{staff.name} does not perform {service.name}.", field="service_id")
     if customer_id is not None:
         db.owned(session, Customer, customer_id, actor=actor)
-    text = (notes or "").strip()
-    if len(text) > MAX_NOTES:
-        raise ValidationError(f"Notes must be at most {MAX_NOTES} characters.", field="notes")
+    text = clean_notes(notes, max_length=MAX_NOTES)
     zone = business_zone(session, actor)
     start = as_utc(start_at).replace(second=0, microsecond=0)
     end = start + timedelta(minutes=service.duration_minutes)
@@ -221,7 +220,7 @@ def create_booking(
     _check_bookable(session, actor, zone, staff, start, end, occupied)
     booking = Booking(business_id=actor.business_id, customer_id=customer_id, staff_id=staff.id,
                       service_id=service.id, start_at=start, end_at=end, occupied_until=occupied,
-                      notes=text or None, created_by_user_id=actor.user_id)
+                      notes=text, created_by_user_id=actor.user_id)
     _write(session, actor, zone, booking)
     _record(session, actor, booking, "created")
     return get_booking(session, actor=actor, booking_id=booking.id)

@@ -83,11 +83,16 @@ def update_staff(session: Session, *, actor: Actor, staff_id: int, service_ids: 
                  detail={"active": member.active, "services": len(service_ids)})
 
 
-def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: bytes) -> None:
-    """An owner uploads a photo: checked and cleaned (kaimen_core.media), stored, the old one deleted."""
+def set_staff_photo(session: Session, *, actor: Actor, staff_id: int, data: bytes | media.CleanImage) -> None:
+    """An owner uploads a photo: checked and cleaned (kaimen_core.media), stored, the old one deleted.
+
+    ``data`` is the upload's bytes, or the :class:`~kaimen_core.media.CleanImage` that
+    ``media.clean_photo`` already made of them (a page that showed the preview), which is
+    stored as it is: either way only a cleaned photo is stored.
+    """
     actor.require(*MANAGE_ROLES)
     member = db.owned(session, StaffMember, staff_id, actor=actor)
-    photo = media.clean_photo(data)
+    photo = data if isinstance(data, media.CleanImage) else media.clean_photo(data)
     store = _media_store()
     ref = store.save(photo.data, folder=f"b{actor.business_id}", name=photo.name)
     old = member.photo_ref

@@ -24,6 +24,7 @@ from kaimen_core.models import (
     utcnow,
 )
 from kaimen_core.models.customers import CONSENT_METHODS, CustomerPublic
+from kaimen_core.validators import clean_text
 
 __all__ = [
     "BookingLine",
@@ -118,7 +119,7 @@ def record_consent(
     if kind not in ("transactional", "marketing"):
         raise ValidationError("Consent is either transactional or marketing.", field="kind")
     method = clean_consent_method(method)
-    text = (wording or "").strip() or None
+    text = clean_text(wording, field="wording", label="The wording", multiline=True) or None
     if text and len(text) > _MAX_WORDING:
         raise ValidationError(f"The wording must be at most {_MAX_WORDING} characters.", field="wording")
     if kind == "marketing" and granted and not text and method != "import":

@@ -23,6 +23,7 @@ from kaimen_core.actors import Actor
 from kaimen_core.customers._directory import business_region, search_condition
 from kaimen_core.exceptions import PermissionDenied
 from kaimen_core.models import Customer
+from kaimen_core.validators import clean_search
 
 __all__ = ["EXPORT_COLUMNS", "export_customers", "neutralise"]
 
@@ -139,6 +140,7 @@ def export_customers(session: Session, *, actor: Actor, out: BinaryIO, query: st
     """
     if not (actor.role == "owner" or (actor.is_system and actor.business_id is not None)):
         raise PermissionDenied("Only owners can export customers.")
+    query = clean_search(query)
     out.write(BOM)
     if session.connection().dialect.name == "postgresql":
         count = _copy_postgres(session, actor, query, out)

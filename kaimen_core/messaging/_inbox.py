@@ -16,7 +16,7 @@ from kaimen_core.exceptions import PermissionDenied, ValidationError
 from kaimen_core.messaging import _send
 from kaimen_core.messaging._twilio_webhooks import TWILIO_WEBHOOKS
 from kaimen_core.models import Business, Conversation, Customer, Message, WebhookEvent, utcnow
-from kaimen_core.validators import clean_phone
+from kaimen_core.validators import clean_phone, clean_search, clean_text
 
 __all__ = [
     "FILTERS",
@@ -94,6 +94,7 @@ def list_conversations(session: Session, *, actor: Actor, show: str | None = Non
     _staff(actor)
     if show not in (None, "", *FILTERS):
         raise ValidationError(f"Unknown filter {show!r}.", field="show")
+    search = clean_search(search)
     b = actor.business_id
     unread = (select(Message.customer_id, func.count().label("n"))
               .where(Message.business_id == b, Message.direction == "inbound", col(Message.read_at).is_(None))
@@ -108,8 +109,8 @@ def list_conversations(session: Session, *, actor: Actor, show: str | None = Non
         query = query.where(Conversation.needs_person.is_(True))
     elif show == "opted_out":
         query = query.where(col(Customer.opted_out_at).is_not(None))
-    if search and search.strip():
-        pattern = db.contains_pattern(search.strip().lower())
+    if search:
+        pattern = db.contains_pattern(search.lower())
         has_text = select(Message.id).where(Message.business_id == b, Message.customer_id == Customer.id,
                                             func.lower(Message.body).like(pattern, escape="\\")).exists()
         query = query.where(or_(func.lower(Customer.name).like(pattern, escape="\\"),
@@ -195,14 +196,15 @@ def simulate_incoming(session: Session, *, actor: Actor, phone: str, body: str,
     if not business.messaging_number:
         raise ValidationError("The business has no messaging number.", field="phone")
     number = clean_phone(phone, region=business.region)
-    if not (body or "").strip():
+    body = clean_text(body, field="body", label="The text", multiline=True)
+    if not body:
         raise ValidationError("Write the customer's text first.", field="body")
     sid = "SMsim" + uuid.uuid4().hex[:27]
     now = now or utcnow()
     text = webhooks.VerifiedEvent(event_id=sid, kind="sms.simulated", signer="simulation", business_id=business.id,
                                   received_at=now, payload={"MessageSid": sid, "From": number,
                                                             "To": business.messaging_number,
-                                                            "Body": body.strip()[:1600], "NumMedia": "0"})
+                                                            "Body": body[:1600], "NumMedia": "0"})
     webhooks.store_events(session, TWILIO_WEBHOOKS.name, [text])
     stored = session.exec(select(WebhookEvent).where(WebhookEvent.provider == TWILIO_WEBHOOKS.name,
                                                      WebhookEvent.event_id == sid)).one()

@@ -32,6 +32,7 @@ from kaimen_core.models import (
     SuppressionEntry,
     utcnow,
 )
+from kaimen_core.validators import clean_text
 
 __all__ = ["AUTOMATED_KINDS", "Decision"]
 
@@ -177,7 +178,7 @@ def queue_text(
     from kaimen_core.exceptions import ValidationError
 
     now = now or utcnow()
-    body = (body or "").strip()
+    body = clean_text(body, field="body", label="A text", multiline=True)
     if not body:
         raise ValidationError("Write a message first.", field="body")
     if len(body) > MAX_BODY:

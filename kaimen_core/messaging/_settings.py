@@ -12,6 +12,7 @@ from kaimen_core.actors import Actor
 from kaimen_core.exceptions import Conflict, NotFound, ValidationError
 from kaimen_core.messaging import _send
 from kaimen_core.models import Business, ScreeningTerm, utcnow
+from kaimen_core.validators import clean_text
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -48,7 +49,7 @@ class SettingsView:
 
 
 def _check_template(name: str, text: str) -> str:
-    text = (text or "").strip()
+    text = clean_text(text, field=name, label=f"The {name} template", multiline=True)
     if not text:
         raise ValidationError(f"The {name} template is empty.", field=name)
     if len(text) > 480:
@@ -126,8 +127,8 @@ def list_screening_terms(session: Session, *, actor: Actor) -> list[tuple[str, s
 def add_screening_term(session: Session, *, actor: Actor, term: str, reason: str) -> None:
     """Operators add a prohibited term for every business, with the reason senders are shown."""
     audit.record_operator_access(session, actor=actor, purpose="screening_terms")
-    term = " ".join((term or "").lower().split())
-    reason = " ".join((reason or "").split())
+    term = " ".join(clean_text(term, field="term", label="The term").lower().split())
+    reason = " ".join(clean_text(reason, field="reason", label="The reason").split())
     if not (2 <= len(term) <= 100) or not (3 <= len(reason) <= 120):
         raise ValidationError("Give a term (2–100 characters) and a reason (3–120).", field="term")
     if session.exec(select(ScreeningTerm.id).where(ScreeningTerm.term == term)).first():

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models._types import BigId, utcnow
-from kaimen_core.validators import clean_name
+from kaimen_core.validators import clean_name, clean_text
 
 __all__ = [
     "MAX_BIO",
@@ -54,10 +54,7 @@ class StaffCreate(StaffBase):
     @field_validator("bio", mode="before")
     @classmethod
     def _bio(cls, value: str | None) -> str | None:
-        text = (value or "").strip()
-        if len(text) > MAX_BIO:
-            raise ValidationError(f"Bio must be at most {MAX_BIO} characters.", field="bio")
-        return text or None
+        return clean_text(value, field="bio", label="Bio", max_length=MAX_BIO, multiline=True) or None
 
 
 class StaffUpdate(StaffCreate):

@@ -20,7 +20,7 @@ from kaimen_core.privacy._deadlines import (
     add_months,
     due_date,
 )
-from kaimen_core.validators import clean_email, clean_name, clean_phone
+from kaimen_core.validators import clean_email, clean_name, clean_phone, clean_text
 
 __all__ = [
     "CHANNELS",
@@ -160,6 +160,7 @@ def record_request(
     if channel not in CHANNELS:
         raise ValidationError(f"Unknown channel {channel!r}.", field="channel")
     name = clean_name(requester_name, field="requester_name", label="Requester's name", max_length=200)
+    contact = clean_text(requester_contact, field="requester_contact", label="How to reach them")
     now = utcnow()
     received = received_at or now
     if received.utcoffset() is None:
@@ -172,7 +173,7 @@ def record_request(
     row = PrivacyRequest(
         business_id=business, customer_id=customer.id, subject_ref=f"customer #{customer.id}", kind=kind,
         regime=regime, channel=channel, requester_name=name,
-        requester_contact=(requester_contact or "").strip()[:254] or None,
+        requester_contact=contact[:254] or None,
         received_at=received, due_at=due_date(regime, received), acknowledge_by=acknowledge_by(regime, received),
         keep_until=add_months(received, RETENTION),
     )
@@ -195,6 +196,8 @@ def list_requests(
     else:
         query = query.where(PrivacyRequest.business_id == _business_for(session, actor, business_id, ""))
     if kind:
+        if kind not in PRIVACY_KINDS:
+            raise ValidationError(f"Unknown request kind {kind!r}.", field="kind")
         query = query.where(PrivacyRequest.kind == kind)
     if open_only:
         query = query.where(col(PrivacyRequest.status).in_(OPEN_STATUSES))

@@ -12,7 +12,7 @@ from kaimen_core.models import Customer, PrivacyRequest, utcnow
 from kaimen_core.models.customers import CustomerCreate
 from kaimen_core.privacy._deadlines import extended_due_date
 from kaimen_core.privacy._requests import OPEN_STATUSES, RequestView, audit_request, load_request, view_of
-from kaimen_core.validators import clean_name
+from kaimen_core.validators import clean_name, clean_text
 
 __all__ = [
     "acknowledge",
@@ -59,7 +59,7 @@ def extend(session: Session, *, actor: Actor, request_id: int, notice: str) -> R
     _open(row)
     if row.extended_until is not None:
         raise ValidationError("This request was already extended once.", field="status")
-    text = (notice or "").strip()
+    text = clean_text(notice, field="notice", label="The notice", multiline=True)
     if len(text) < 20:
         raise ValidationError("Record the notice you sent the person (why, and the new date).", field="notice")
     row.extension_notice = text[:2000]
@@ -81,7 +81,7 @@ def refuse(session: Session, *, actor: Actor, request_id: int, legal_reason: str
     """Refuse the request, recording the legal reason."""
     row = load_request(session, actor=actor, request_id=request_id)
     _open(row)
-    reason = (legal_reason or "").strip()
+    reason = clean_text(legal_reason, field="legal_reason", label="The legal reason", multiline=True)
     if len(reason) < 10:
         raise ValidationError("Give the legal reason for refusing (at least 10 characters).", field="legal_reason")
     row.refusal_reason, row.status, row.completed_at = reason[:2000], "refused", utcnow()
@@ -100,7 +100,7 @@ def complete(session: Session, *, actor: Actor, request_id: int, response: str) 
         customer = session.get(Customer, row.customer_id)
         if customer is not None and customer.restricted_at is None:
             raise ValidationError("Restrict the customer before completing the request.", field="kind")
-    text = (response or "").strip()
+    text = clean_text(response, field="response", label="The response", multiline=True)
     if len(text) < 5:
         raise ValidationError("Record how the request was answered.", field="response")
     row.response, row.status, row.completed_at = text[:2000], "completed", utcnow()
@@ -150,7 +150,7 @@ def lift_restriction(session: Session, *, actor: Actor, request_id: int, notice:
     row = load_request(session, actor=actor, request_id=request_id)
     if row.kind != "restriction":
         raise ValidationError("Only a restriction request can be lifted.", field="kind")
-    text = (notice or "").strip()
+    text = clean_text(notice, field="notice", label="The notice", multiline=True)
     if len(text) < 20:
         raise ValidationError("Record the notice you gave the person before lifting it.", field="notice")
     customer = _customer_of(session, row)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaimen_core.logs import Masked, mask_email, mask_name, mask_phone
+from kaimen_core.logs import Masked, failure_report, mask_email, mask_name, mask_phone
 
 fast = settings(max_examples=100, deadline=None)
 phones = st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True) | st.from_regex(r"[0-9]{7,15}", fullmatch=True)
@@ -87,3 +87,22 @@ def test_a_masked_value_keeps_no_copy_of_the_original():
     masked = Masked.phone("+15555550100")
     assert not hasattr(masked, "__dict__")
     assert "5555550100" not in repr([getattr(masked, slot) for slot in Masked.__slots__])
+
+
+def _failing_query():
+    params = {"name": "Dana Reyes", "phone": "+12125550123"}
+    try:
+        raise ValueError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    except ValueError as exc:
+        raise RuntimeError(f"(psycopg.DataError) refused\n[SQL: SELECT 1]\n[parameters: {params}]") from exc
+
+
+def test_a_failure_report_tells_where_and_what_but_no_values():
+    with pytest.raises(RuntimeError) as failed:
+        _failing_query()
+    report = failure_report(failed.value)
+    assert report.startswith("RuntimeError: (psycopg.DataError) refused")
+    assert "ValueError: PostgreSQL text fields cannot contain NUL (0x00) bytes" in report  # the cause too
+    assert "in _failing_query" in report and "test_logs.py" in report
+    assert "Dana" not in report and "12125550123" not in report and "SELECT" not in report
+    assert "params" not in report  # source lines are left out: a line can hold a value

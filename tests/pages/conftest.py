@@ -17,11 +17,15 @@ Fixtures:
   ``signed_in_through_the_form`` types into the form instead (the sign-in page's tests).
 - ``navigation``: what each run passed to ``st.navigation`` (AppTest has no public
   view of the navigation menu, so the fixture records the calls Home.py makes).
+- ``page_failures``: the unexpected errors pages logged (``ui.failures_logged`` keeps
+  them off the screen, so ``not at.exception`` alone would miss them). Every page test
+  fails on one it left in this list; a test that causes one on purpose takes it out.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,7 @@ from streamlit.testing.v1 import AppTest
 
 from kaimen_core import auth
 from kaimen_core.actors import Origin
+from pages import _ui as ui
 from tests.conftest import ONE_DATABASE, TestDatabase, open_database
 from tests.factories import PASSWORD
 
@@ -42,6 +47,29 @@ HOME = Path(__file__).resolve().parents[2] / "Home.py"
 
 # What pages/_ui.origin() reports under AppTest, which has no request: the same audit trail.
 _APPTEST_ORIGIN = Origin(ip_address=None, user_agent=None)
+
+
+class _Kept(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def page_failures() -> Iterator[list[logging.LogRecord]]:
+    """The errors pages logged during the test; any left at its end fail it."""
+    records: list[logging.LogRecord] = []
+    handler = _Kept(records)
+    logger = logging.getLogger(ui.__name__)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+    assert not records, [record.getMessage() for record in records]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -88,6 +88,8 @@ def test_an_operator_sees_the_events_of_every_business(two_businesses, signed_in
 
 
 @pytest.mark.parametrize(("typed", "message"), [("abc", "Business id must be a number."),
+                                                ("²", "Business id must be a number."),  # int("²") fails
+                                                ("9" * 30, "Business id must be a number."),  # past 64 bits
                                                 ("999999", "No such business.")])
 def test_an_operator_filtering_by_a_bad_business_id_sees_an_error(signed_in, typed, message):
     make_business()

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from PIL import Image
 
-from kaimen_core import bookings, db
+from kaimen_core import bookings, db, media
+from kaimen_core.media import clean_photo
 from kaimen_core.models import Booking, BusinessHours, StaffMember
 from tests.core.bookings_helpers import make_salon
 from tests.factories import count, make_staff, rows
@@ -112,6 +113,44 @@ def test_owner_uploads_a_staff_photo_and_a_forged_one_is_refused(signed_in, salo
     assert rows(StaffMember, StaffMember.id == salon.sam_id)[0].photo_ref.startswith("local:")
     press(at, "Remove photo")
     assert rows(StaffMember, StaffMember.id == salon.sam_id)[0].photo_ref is None
+
+
+def test_a_photo_is_decoded_once_for_its_upload_not_on_every_rerun(signed_in, salon, press, monkeypatch):
+    decoded = []
+
+    def counting(data):
+        decoded.append(len(data))
+        return clean_photo(data)
+
+    monkeypatch.setattr(media, "clean_photo", counting)  # the page's and kaimen_core's one way to check a photo
+    at = _open(signed_in, salon.tenant.username, "pages/staff.py")
+    uploader = at.file_uploader(key=f"staff_upload_{salon.sam_id}")
+    assert uploader.proto.max_upload_size_mb == media.MAX_BYTES // (1024 * 1024)  # the browser refuses more
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), "red").save(out, "PNG")
+    uploader.upload("sam.png", out.getvalue(), "image/png").run()
+    assert [i for i in at.get("image")], "a preview of the cleaned photo"
+    at.text_input(key=f"staff_name_{salon.sam_id}").input("Sam B").run()  # any other change reruns the page
+    at.run()
+    assert len(decoded) == 1
+    press(at, "Use this photo")
+    assert any(s.value == "Photo saved for Sam." for s in at.success)
+    assert len(decoded) == 1, "the checked photo is stored, not decoded again"
+    stored = rows(StaffMember, StaffMember.id == salon.sam_id)[0].photo_ref
+    with db.tenant_session(salon.owner) as session:
+        photo = bookings.staff_photo(session, actor=salon.owner, staff_id=salon.sam_id)
+    assert stored and Image.open(io.BytesIO(photo)).size == (1200, 900)
+
+    at.file_uploader(key=f"staff_upload_{salon.sam_id}").set_value(("evil.png", b"<svg/>", "image/png")).run()
+    at.run()
+    assert [e.value for e in at.error] == [
+        "That file is not an image Kaimen can read. Choose a JPEG, PNG or WebP photo."]  # kept for its reruns
+    assert len(decoded) == 2
+
+
+def test_a_cleaned_photo_comes_only_from_the_check():
+    with pytest.raises(TypeError):
+        media.CleanImage(b"<svg/>", "x.png", "image/png", 1, 1)  # so storing one proves it was checked
 
 
 def test_owner_adds_a_staff_member_with_services(signed_in, salon, press):

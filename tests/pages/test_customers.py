@@ -108,6 +108,28 @@ def test_owner_imports_a_file_after_the_report(signed_in, press):
     assert count(AuditEvent, AuditEvent.action == "customers.imported") == 1
 
 
+def test_the_import_reads_an_upload_once_not_on_every_click(signed_in, press, monkeypatch):
+    reads = []
+    read_csv = customers.read_csv
+
+    def counting(data, **kwargs):
+        reads.append(len(data))
+        return read_csv(data, **kwargs)
+
+    monkeypatch.setattr(customers, "read_csv", counting)
+    tenant = make_business()
+    at = signed_in(tenant.username).switch_page("pages/customer_import.py").run()
+    data = b"Name,Phone,Notes\n" + b"".join(b"Client %d,21255501%02d,note\n" % (i, i) for i in range(40))
+    at.file_uploader(key="import_file").upload("clients.csv", data, "text/csv").run()
+    assert any("40 rows · UTF-8 · separated by commas" in c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 5  # the preview
+    at = at.selectbox(key="map_2").select("(don't import)").run()  # every choice reruns the page
+    at = at.radio(key="on_duplicate").set_value("skip").run()
+    press(at, "Check the file")
+    assert not at.exception and not at.error
+    assert reads == [len(data)]
+
+
 def test_a_file_over_the_limit_gets_a_clear_message(signed_in, monkeypatch):
     from kaimen_core.customers import _csv_read
 

@@ -10,6 +10,7 @@ from kaimen_core.exceptions import SessionInvalid
 from kaimen_core.models import User
 from tests.factories import PASSWORD, make_business, make_staff
 from tests.menus import STAFF_MENU, titles
+from tests.pages.markdown import shown
 
 STAFF_PASSWORD = "first day password"
 
@@ -101,7 +102,7 @@ def test_bad_staff_details_show_an_error_and_add_nobody(team_page, press, field,
     press(at, "Add staff member")
 
     assert not at.exception
-    assert [e.value for e in at.error] == [message.format(owner=tenant.username)]
+    assert [shown(e.value) for e in at.error] == [message.format(owner=tenant.username)]  # as the owner reads it
     assert not at.success
     assert _active_users(tenant.business_id) == 1
     assert len(_table(at)) == 1

@@ -28,6 +28,7 @@ from kaimen_core.customers.search.upkeep import (
 from kaimen_core.exceptions import ValidationError
 from kaimen_core.models import Customer
 from kaimen_core.models.customers import CustomerPublic
+from kaimen_core.validators import clean_search
 
 __all__ = ["PAGE_SIZE", "SORTS", "CustomerPage", "Route", "build_search_blocks", "forget_customers",
            "refresh_search_index", "refresh_search_indexes", "search_customers"]
@@ -72,6 +73,7 @@ def search_customers(
         raise ValidationError(f"Unknown sort {sort!r}.", field="sort")
     page = max(int(page), 0)
     page_size = max(1, min(int(page_size), 200))
+    query = clean_search(query)
     sort_key = SortKey(*SORTS[sort])
     region = business_region(session, actor=actor)
     number, needle = search_needle(query, region)
