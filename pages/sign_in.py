@@ -11,7 +11,7 @@ ui.require_entry()
 st.title("Kaimen")
 notice = ui.take_notice()
 if notice:
-    st.info(notice)
+    st.info(ui.plain(notice))
 
 with st.form("Login"):
     st.subheader("Login")
@@ -25,7 +25,7 @@ elif submitted:
     try:
         signed_in = auth.sign_in(username=username, password=password, origin=ui.origin())
     except KaimenError as exc:  # wrong password, locked, too many attempts
-        st.error(str(exc))
+        st.error(ui.plain(str(exc)))  # a message may quote what was typed
     else:
         ui.remember_sign_in(signed_in)
         st.rerun()

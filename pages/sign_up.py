@@ -37,7 +37,7 @@ if submitted:
             confirm_password=confirm, origin=ui.origin(),
         )
     except KaimenError as exc:
-        st.error(str(exc))
+        st.error(ui.plain(str(exc)))  # a message may quote what was typed
     else:
         ui.remember_sign_in(signed_in)
         st.rerun()

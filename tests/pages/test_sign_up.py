@@ -11,6 +11,7 @@ from kaimen_core.models import AuditEvent, Business, User, UserSession
 from pages import _ui
 from tests.factories import make_business
 from tests.menus import OWNER_MENU, titles
+from tests.pages.markdown import assert_shown_as_text
 
 GOOD = {
     "business_name": "Fern Street Barbers",
@@ -117,6 +118,15 @@ def test_bad_input_shows_a_specific_error_and_writes_nothing(sign_up_page, press
     assert "kaimen_cookie" not in at.session_state
     assert not at.sidebar.children
     assert _counts() == before
+
+
+@pytest.mark.parametrize("typed", ["![x](http://198.51.100.9/x.png)", "[win](http://198.51.100.9)", "# big"])
+def test_an_error_quoting_what_was_typed_shows_it_as_text(sign_up_page, press, typed):
+    at = sign_up_page
+    _fill(at, email=typed)
+    press(at, "Create account")
+    assert len(at.error) == 1
+    assert_shown_as_text(at, typed)
 
 
 def test_after_a_mistake_the_corrected_form_goes_through(sign_up_page, press):
