@@ -210,3 +210,23 @@ def test_the_account_map_is_read_once_not_per_request(client, a_and_b, monkeypat
     for _ in range(5):  # refused signatures re-read the map at most once a second
         assert post(client, "/twilio/sms", text(a_number, A_SID), B_TOKEN).status_code == 403
     assert len(reads) <= 2
+
+
+def test_a_rival_business_signing_hostile_texts_cannot_cost_another_business_a_text(client, a_and_b):
+    """300 genuine texts to C (on the platform's account) arrive while B, which knows its own
+    token, signs 30 texts to its own number that hold NUL, all 330 at once over 50 connections:
+    every request is answered 200, C's 300 texts are all stored and applied, and B's 30 too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, (b, b_number), (c, c_number) = a_and_b
+    genuine = [("/twilio/sms", text(c_number, PLATFORM_SID, sid=f"SM{n:032d}", Body=f"Text {n}"), TOKEN)
+               for n in range(300)]
+    hostile = [("/twilio/sms", text(b_number, B_SID, sid=f"SMb{n:031d}", Body="\u0000" * 50), B_TOKEN)
+               for n in range(30)]
+    requests = genuine[:150] + [r for pair in zip(hostile, genuine[150:], strict=False) for r in pair] + genuine[180:]
+    with ThreadPoolExecutor(max_workers=50) as threads:
+        statuses = list(threads.map(lambda r: post(client, *r).status_code, requests))
+    assert statuses == [200] * 330
+    apply()
+    assert count(Message, Message.business_id == c.business_id) == 300
+    assert count(Message, Message.business_id == b.business_id) == 30
